@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine:
+#   make test   create .venv, install pihlib with its test extras, lint, run the tests
+#   make book   create .venv, install pihlib with its book extras, build the book into _build/html
+# PRESET (smoke | cpu | gpu | paper) chooses the book's parameters once the notebooks exist.
+
+PYTHON ?= python3
+VENV ?= .venv
+PRESET ?= cpu
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: test book bench lint clean
+
+$(VENV)/.stamp-test: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[test]'
+	touch $@
+
+$(VENV)/.stamp-book: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[book,test]'
+	touch $@
+
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check pihlib tests benchmarks
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(VENV)/.stamp-test
+	$(PY) benchmarks/bench_scramble.py
+
+book: $(VENV)/.stamp-book
+	PRESET=$(PRESET) $(VENV)/bin/jupyter-book build --warningiserror --keep-going .
+
+clean:
+	rm -rf _build

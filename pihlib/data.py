@@ -1,0 +1,234 @@
+"""CIFAR-10 as uint8 N x 3 x 32 x 32 tensors, with labels and a record of where the images came from.
+
+Sources, in this order: the ``source`` argument, the environment variable ``PIH_CIFAR10``, then the
+official download through torchvision into the cache folder. A source is
+- ``"official"``: ``torchvision.datasets.CIFAR10(download=True)`` (needs internet to the authors' host);
+- an ``.npz`` with ``{split}_images`` (N, 32, 32, 3) uint8, ``{split}_labels`` and ``classes``
+  (the layout of ``../shared/data/cifar10-lossless-3k.npz``), read in its own order;
+- a folder of class folders of images, with or without ``train/`` and ``test/`` above them;
+- a ``.tar`` or ``.tar.gz`` of such a folder (``../shared/data/cifar10-jpeg-60k.tar.gz``).
+Folder and archive sources keep no global index: their images are ordered class-interleaved (the first
+image of each class in class order, then the second of each, ...), so that any prefix is balanced.
+JPEG files make a source lossy, and the record says so. Nothing is ever silently replaced by other data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ._io import sha256_file
+from .errors import PihError
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+SPLITS = ("train", "test")
+IMAGE_SUFFIXES = {".png": True, ".bmp": True, ".jpg": False, ".jpeg": False}  # suffix -> lossless
+HOW_TO = ("Provide CIFAR-10 with load_cifar10(source=PATH) or the environment variable "
+          "PIH_CIFAR10=PATH, where PATH is an .npz in the layout of cifar10-lossless-3k.npz, a folder "
+          "of class folders of images, or a .tar/.tar.gz of one; or use source='official' to let "
+          "torchvision download the official files (needs internet).")
+
+
+def cache_root() -> Path:
+    """Where pihlib keeps downloads and caches: ``$PIH_CACHE``, else ``~/.cache/pihlib``."""
+    return Path(os.environ.get("PIH_CACHE", Path.home() / ".cache" / "pihlib"))
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a set of images came from: enough to say in a book which data produced a number."""
+
+    kind: str  # "official", "npz", "folder" or "tar"
+    path: str
+    sha256: str  # of the file (npz, tar, official archive) or of the folder's files and names
+    lossless: bool
+    count: int
+    split: str
+    order: str  # "official" or "class-interleaved"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    images: torch.Tensor  # uint8 N x 3 x 32 x 32
+    labels: torch.Tensor  # int64 N
+    classes: tuple[str, ...]
+    source: DataSource
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_cifar10(split: str = "train", source: str | os.PathLike | None = None,
+                 count: int | None = None, cache_dir: str | os.PathLike | None = None) -> ImageSet:
+    """Load CIFAR-10 ``split`` ("train" or "test"); ``count`` keeps the first ``count`` images."""
+    if split not in SPLITS:
+        raise PihError(f"split must be 'train' or 'test', got {split!r}")
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise PihError(f"count must be a positive integer or None, got {count!r}")
+    source = source if source is not None else os.environ.get("PIH_CIFAR10") or "official"
+    if str(source) == "official":
+        images, labels, record = _load_official(split, Path(cache_dir or cache_root() / "cifar10"))
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise PihError(f"CIFAR-10 source {path} does not exist. {HOW_TO}")
+        if path.is_dir():
+            images, labels, record = _load_class_files(_folder_entries(path, split), "folder", path, split)
+        elif path.name.endswith((".tar", ".tar.gz", ".tgz")):
+            images, labels, record = _load_tar(path, split)
+        elif path.suffix == ".npz":
+            images, labels, record = _load_npz(path, split)
+        else:
+            raise PihError(f"CIFAR-10 source {path} is neither an .npz, a folder nor a .tar/.tar.gz. "
+                           f"{HOW_TO}")
+    if count is not None:
+        if count > len(labels):
+            raise PihError(f"asked for {count} {split} images but {record['path']} holds {len(labels)}")
+        images, labels = images[:count], labels[:count]
+    _check_arrays(images, labels, record["path"])
+    return ImageSet(images=torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))),
+                    labels=torch.from_numpy(labels.astype(np.int64)), classes=CIFAR10_CLASSES,
+                    source=DataSource(count=len(labels), split=split, **record))
+
+
+def _check_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> None:
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise PihError(f"{where}: images must be uint8 (N, 32, 32, 3), got {images.dtype} {images.shape}")
+    if labels.shape != (len(images),):
+        raise PihError(f"{where}: {len(images)} images but labels of shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise PihError(f"{where}: labels must be class numbers 0..9, found {labels.min()}..{labels.max()}")
+
+
+def _load_npz(path: Path, split: str):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            names = set(f.files)
+            need = {f"{split}_images", f"{split}_labels", "classes"}
+            if not need <= names:
+                raise PihError(f"{path} is not a CIFAR-10 npz: it lacks {', '.join(sorted(need - names))}")
+            images, labels = f[f"{split}_images"], f[f"{split}_labels"]
+            classes = tuple(str(c) for c in f["classes"])
+    except PihError:
+        raise
+    except Exception as e:  # zipfile, pickle refusal, truncated data: all mean a damaged file
+        raise PihError(f"{path} is damaged or not an .npz ({type(e).__name__}: {e}). {HOW_TO}") from None
+    if classes != CIFAR10_CLASSES:
+        raise PihError(f"{path}: classes {classes} are not CIFAR-10's {CIFAR10_CLASSES}")
+    _check_arrays(images, labels, str(path))
+    return images, labels, dict(kind="npz", path=str(path), sha256=sha256_file(path), lossless=True,
+                                order="official")
+
+
+def _load_official(split: str, root: Path):
+    from torchvision.datasets import CIFAR10
+
+    try:
+        ds = CIFAR10(root=str(root), train=split == "train", download=True)
+    except Exception as e:  # no network, a refused host, a corrupt download
+        raise PihError(f"could not download the official CIFAR-10 into {root} "
+                       f"({type(e).__name__}: {e}). {HOW_TO}") from None
+    archive = root / CIFAR10.filename
+    digest = sha256_file(archive) if archive.exists() else _hash_files(
+        sorted((root / CIFAR10.base_folder).iterdir()))
+    return (np.asarray(ds.data, np.uint8), np.asarray(ds.targets),
+            dict(kind="official", path=str(root), sha256=digest, lossless=True, order="official"))
+
+
+def _hash_files(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode() + b"\0" + bytes.fromhex(sha256_file(p)))
+    return h.hexdigest()
+
+
+# Folder and archive sources: a list of (class name, relative name, reader) entries -------------------
+
+Entry = tuple[str, str, Callable[[], bytes]]
+
+
+def _pick(parts: list[str], split: str, has_splits: bool) -> str | None:
+    """The class of a file with path ``parts``, or None if it belongs to another split."""
+    if has_splits:
+        return parts[-2] if len(parts) >= 3 and parts[-3] == split else None
+    return parts[-2] if len(parts) >= 2 else None
+
+
+def _folder_entries(root: Path, split: str) -> list[Entry]:
+    has_splits = (root / split).is_dir()
+    base = root / split if has_splits else root
+    entries = []
+    for cls_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+        for f in sorted(p for p in cls_dir.iterdir() if p.is_file()):
+            entries.append((cls_dir.name, f"{cls_dir.name}/{f.name}", f.read_bytes))
+    return entries
+
+
+def _load_tar(path: Path, split: str):
+    try:
+        with tarfile.open(path) as tf:
+            members = [m for m in tf.getmembers() if m.isfile()]
+            has_splits = any(len(p) >= 3 and p[-3] in SPLITS for p in (m.name.split("/") for m in members))
+            entries = []
+            for m in members:
+                parts = m.name.split("/")
+                cls = _pick(parts, split, has_splits)
+                if cls is not None and not parts[-1].startswith("."):
+                    data = tf.extractfile(m).read()
+                    entries.append((cls, f"{cls}/{parts[-1]}", lambda d=data: d))
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # truncated or not an archive
+        raise PihError(f"{path} is damaged or not a tar archive ({type(e).__name__}: {e}). "
+                       f"{HOW_TO}") from None
+    images, labels, record = _load_class_files(entries, "tar", path, split)
+    record["sha256"] = sha256_file(path)
+    return images, labels, record
+
+
+def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str):
+    if not entries:
+        raise PihError(f"{path} holds no {split} images in class folders. {HOW_TO}")
+    found = sorted({cls for cls, _, _ in entries})
+    unknown = [c for c in found if c not in CIFAR10_CLASSES]
+    if unknown:
+        raise PihError(f"{path}: folders {unknown} are not CIFAR-10 classes {list(CIFAR10_CLASSES)}")
+    entries = sorted(entries, key=lambda e: (e[0], e[1]))
+    h = hashlib.sha256()
+    rank = {}
+    images, labels, keys, lossless = [], [], [], True
+    for cls, name, read in entries:
+        suffix = Path(name).suffix.lower()
+        if suffix not in IMAGE_SUFFIXES:
+            raise PihError(f"{path}: {name} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+        lossless &= IMAGE_SUFFIXES[suffix]
+        data = read()
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                if im.mode != "RGB" or im.size != (32, 32):
+                    raise PihError(f"{path}: {name} is {im.mode} {im.size[0]}x{im.size[1]}, "
+                                   "not an RGB 32x32 CIFAR-10 image")
+                images.append(np.asarray(im, np.uint8))
+        except (UnidentifiedImageError, OSError) as e:
+            raise PihError(f"{path}: {name} is not a readable image ({e})") from None
+        label = CIFAR10_CLASSES.index(cls)
+        labels.append(label)
+        keys.append((rank.setdefault(cls, 0), label))
+        rank[cls] += 1
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # class-interleaved
+    return (np.stack(images)[order], np.array(labels)[order],
+            dict(kind=kind, path=str(path), sha256=h.hexdigest(), lossless=bool(lossless),
+                 order="class-interleaved"))

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real CIFAR-10 files in ../shared/data (CI has them beside the clone)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+NPZ = SHARED / "data" / "cifar10-lossless-3k.npz"
+TAR = SHARED / "data" / "cifar10-jpeg-60k.tar.gz"
+NPZ_SHA256 = "ae1c3a91b75dfd2ae582d815fbf1681806f19975bc5c445f4e68d27a891e4cde"
+TAR_SHA256 = "fc897400ef01ce39b46eba3705b76660d6de7e7100bfed47663e96fa7f4242be"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests run on real CIFAR-10. Put the project's shared/ "
+                    "folder beside the checkout, or set PIH_SHARED to it.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar_npz() -> Path:
+    return _require(NPZ)
+
+
+@pytest.fixture(scope="session")
+def cifar_tar() -> Path:
+    return _require(TAR)
+
+
+@pytest.fixture(scope="session")
+def cifar_images(cifar_npz) -> torch.Tensor:
+    """The first 64 CIFAR-10 test images, uint8 64 x 3 x 32 x 32."""
+    with np.load(cifar_npz) as f:
+        return torch.from_numpy(f["test_images"][:64].transpose(0, 3, 1, 2).copy())
+
+
+@pytest.fixture(autouse=True)
+def _no_env_source(monkeypatch, tmp_path):
+    """Tests name their data explicitly, and never write into the user's cache."""
+    monkeypatch.delenv("PIH_CIFAR10", raising=False)
+    monkeypatch.setenv("PIH_CACHE", str(tmp_path / "cache"))
