@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
-#   make test   create .venv, install pihlib with its test extras, lint, run the tests
-#   make book   create .venv, install pihlib with its book extras, build the book into _build/html
+#   make test   create .venv, install pihlib with its test extras, fetch the pretrained assets,
+#               lint, run the tests
+#   make book   create .venv, install pihlib with its book extras, fetch the assets, build the book
 # PRESET (smoke | cpu | gpu | paper) chooses the book's parameters once the notebooks exist.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PRESET ?= cpu
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: test book bench lint clean
+.PHONY: test book bench lint assets clean
 
 $(VENV)/.stamp-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,13 +25,18 @@ $(VENV)/.stamp-book: pyproject.toml
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check pihlib tests benchmarks
 
-test: lint
+assets: $(VENV)/.stamp-test
+	$(PY) -m pihlib.assets fetch
+
+test: lint assets
 	$(PY) -m pytest
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_scramble.py
+	$(PY) benchmarks/bench_rho.py
 
 book: $(VENV)/.stamp-book
+	$(PY) -m pihlib.assets fetch
 	PRESET=$(PRESET) $(VENV)/bin/jupyter-book build --warningiserror --keep-going .
 
 clean:

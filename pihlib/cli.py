@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from ._io import atomic_write_bytes
 from .errors import PihError
-from .keys import Key, fingerprint, load_key, save_key
+from .keys import fingerprint, load_key, save_key
+from .metrics import CONVENTIONS, metric, metric_names
 from .scramblers import CHANNEL_MAPS, METHODS, index_map, keygen, scramble, unscramble
 
 PROGRESS_FROM = 32  # files; fewer finish too quickly for a progress bar to help (shown on a terminal)
@@ -57,7 +58,43 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("-o", "--output", required=True, metavar="OUTDIR")
     f = sub.add_parser("fingerprint", help="print a key file's fingerprint")
     f.add_argument("keyfile", metavar="KEYFILE")
+    m = sub.add_parser("metric", help="an image metric of PNG files: REF and DIST, or one image for a "
+                       "no-reference metric; folders of PNGs compare as sets (FID) or pairwise (mean)")
+    m.add_argument("name", metavar="NAME", choices=metric_names(), help=" | ".join(metric_names()))
+    m.add_argument("images", nargs="+", metavar="REF [DIST]")
+    m.add_argument("--net", choices=("alex", "vgg"), help="lpips: backbone (default alex)")
+    m.add_argument("--convention", choices=CONVENTIONS,
+                   help="lpips: 'lpips' scales [0,1] images to [-1,1] as the official LPIPS (default); "
+                        "'authors' feeds [0,1] as the paper's authors did")
     return p
+
+
+def _read_set(item: str) -> torch.Tensor:
+    files = _gather_inputs([item])
+    shapes = {}
+    images = [_read_png(f) for f in files]
+    for f, im in zip(files, images, strict=True):
+        shapes.setdefault(im.shape, f)
+    if len(shapes) > 1:
+        a, b = list(shapes.values())[:2]
+        raise PihError(f"images of different sizes in {item}: {a.name} and {b.name}")
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+
+
+def _metric(args: argparse.Namespace) -> None:
+    options = {k: v for k, v in (("net", args.net), ("convention", args.convention)) if v is not None}
+    if options and args.name != "lpips":
+        raise PihError(f"--net and --convention apply to lpips only, not {args.name}")
+    m = metric(args.name, **options)
+    want = 2 if m.info.reference else 1
+    if len(args.images) != want:
+        raise PihError(f"{args.name} takes {'REF and DIST' if want == 2 else 'one image'}, "
+                       f"got {len(args.images)} path(s)")
+    sets = [_read_set(item) for item in args.images]
+    if not m.info.per_image and min(len(s) for s in sets) < 2:
+        raise PihError(f"{args.name} compares two sets of images: give two folders of PNG files")
+    value = m(*sets)
+    print(f"{value.double().mean().item():.6g}")
 
 
 def _gather_inputs(inputs: list[str]) -> list[Path]:
@@ -80,16 +117,16 @@ def _gather_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
-def _read_png(path: Path, key: Key) -> np.ndarray:
+def _read_png(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     try:
         with Image.open(path) as im:
             if im.format != "PNG":
                 raise PihError(f"{path} is a {im.format} image; pih reads and writes PNG only")
             if im.mode != "RGB":
                 raise PihError(f"{path} is a {im.mode} image; pih scrambles 8-bit RGB images")
-            if (im.height, im.width) != key.shape:
+            if shape is not None and (im.height, im.width) != shape:
                 raise PihError(f"{path} is {im.height}x{im.width} but the key was made for "
-                               f"{key.shape[0]}x{key.shape[1]} images")
+                               f"{shape[0]}x{shape[1]} images")
             return np.asarray(im, np.uint8)
     except (UnidentifiedImageError, OSError) as e:
         raise PihError(f"{path} is not a readable image ({type(e).__name__})") from None
@@ -114,7 +151,7 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
         index_map(key, inverse=True)
     show = len(files) >= PROGRESS_FROM and sys.stderr.isatty()
     with tqdm(files, desc="reading", unit="file", disable=not show) as bar:
-        images = np.stack([_read_png(f, key) for f in bar])
+        images = np.stack([_read_png(f, key.shape) for f in bar])
     x = torch.from_numpy(images).permute(0, 3, 1, 2)
     out = (unscramble if inverse else scramble)(x, key).permute(0, 2, 3, 1).contiguous().numpy()
     pngs = [_png_bytes(img) for img in out]
@@ -139,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key.method} key {fingerprint(key)} written to {args.output}")
         elif args.command == "fingerprint":
             print(fingerprint(load_key(args.keyfile)))
+        elif args.command == "metric":
+            _metric(args)
         else:
             _convert(args, inverse=args.command == "unscramble")
     except PihError as e:

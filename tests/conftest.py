@@ -41,7 +41,14 @@ def cifar_images(cifar_npz) -> torch.Tensor:
 
 
 @pytest.fixture(autouse=True)
-def _no_env_source(monkeypatch, tmp_path):
-    """Tests name their data explicitly, and never write into the user's cache."""
-    monkeypatch.delenv("PIH_CIFAR10", raising=False)
+def _no_env_sources(monkeypatch):
+    """Tests name their data explicitly; assets come from the cache that `make test` fetched."""
+    for name in [n for n in os.environ if n == "PIH_CIFAR10" or n.startswith("PIH_ASSET_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def isolated_cache(monkeypatch, tmp_path):
+    """A cache folder of the test's own, for tests that damage or rebuild cached files."""
     monkeypatch.setenv("PIH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"

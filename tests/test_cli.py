@@ -183,3 +183,36 @@ def test_console_script(tmp_path):
     assert ok.returncode == 0 and "LE key" in ok.stdout
     bad = subprocess.run([pih, "keygen", "AES", "-o", tmp_path / "k2"], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+IQA = Path(__file__).resolve().parents[1].parent / "shared" / "iqa-reference"
+
+
+def test_metric_command(capsys):
+    code, out, _ = run(capsys, "metric", "lpips", IQA / "I04_ref.png", IQA / "I04_dist.png")
+    assert code == 0 and abs(float(out) - 0.2572) < 1e-3
+    code, out, _ = run(capsys, "metric", "piqe", IQA / "I08_dist.png")
+    assert code == 0 and abs(float(out) - 41.15) < 0.01
+    code, out, _ = run(capsys, "metric", "lpips", "--convention", "authors", "--net", "vgg",
+                       IQA / "I04_ref.png", IQA / "I04_dist.png")
+    assert code == 0 and 0 < float(out) < 1
+
+
+def test_metric_command_on_folders(tmp_path, pngs, capsys):
+    key = tmp_path / "k"
+    run(capsys, "keygen", "PE", "--seed", 0, "-o", key)
+    run(capsys, "scramble", key, pngs, "-o", tmp_path / "s")
+    code, out, _ = run(capsys, "metric", "psnr", pngs, tmp_path / "s")  # mean over the 40 pairs
+    assert code == 0 and 5 < float(out) < 15
+
+
+def test_bad_metric_commands(tmp_path, capsys):
+    ref, dist = IQA / "I04_ref.png", IQA / "I04_dist.png"
+    fails(capsys, "metric", "fsim", ref, dist, match="invalid choice: 'fsim'")
+    fails(capsys, "metric", "niqe", ref, dist, match="niqe takes one image, got 2")
+    fails(capsys, "metric", "psnr", ref, match="psnr takes REF and DIST, got 1")
+    fails(capsys, "metric", "psnr", "--net", "vgg", ref, dist, match="apply to lpips only")
+    fails(capsys, "metric", "fid", ref, dist, match="give two folders of PNG files")
+    text = tmp_path / "x.png"
+    text.write_text("no image")
+    fails(capsys, "metric", "mse", ref, text, match="x.png is not a readable image")
