@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from tqdm import tqdm
 
 from ._io import atomic_write_bytes
 from .errors import PihError
+from .data import SPLITS, load_cifar10
 from .keys import fingerprint, load_key, save_key
+from .keysearch import SCHEMES, search
 from .metrics import CONVENTIONS, metric, metric_names
 from .scramblers import CHANNEL_MAPS, METHODS, index_map, keygen, scramble, unscramble
 
@@ -58,6 +61,22 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("-o", "--output", required=True, metavar="OUTDIR")
     f = sub.add_parser("fingerprint", help="print a key file's fingerprint")
     f.add_argument("keyfile", metavar="KEYFILE")
+    ks = sub.add_parser("keysearch", help="Algorithm 1: keep the key with the highest rho (mean LPIPS) "
+                        "among N random keys, scored over a CIFAR-10 source")
+    ks.add_argument("method", metavar="METHOD", choices=("PE", "EtC", "LE", "ELE"), help="PE | EtC | LE | ELE")
+    ks.add_argument("--images", required=True, metavar="PATH",
+                    help="CIFAR-10: an .npz, a folder of class folders, a .tar/.tar.gz, or 'official'")
+    ks.add_argument("--split", choices=SPLITS, default="train")
+    ks.add_argument("--count", type=int, metavar="M", help="score over the first M images (default: all)")
+    ks.add_argument("--trials", type=int, default=20, metavar="N", help="candidate keys (default 20)")
+    ks.add_argument("--seed", type=int, default=None)
+    ks.add_argument("--block-size", type=int, default=4)
+    ks.add_argument("--scheme", choices=SCHEMES, default="fresh",
+                    help="'reshuffle': the authors' candidates for PE and EtC (one key, reshuffled)")
+    ks.add_argument("--convention", choices=CONVENTIONS, default="authors",
+                    help="LPIPS input convention of rho (default: the authors', [0,1] fed as is)")
+    ks.add_argument("--json", action="store_true", help="print every candidate's fingerprint and rho as JSON")
+    ks.add_argument("-o", "--output", required=True, metavar="KEYFILE")
     m = sub.add_parser("metric", help="an image metric of PNG files: REF and DIST, or one image for a "
                        "no-reference metric; folders of PNGs compare as sets (FID) or pairwise (mean)")
     m.add_argument("name", metavar="NAME", choices=metric_names(), help=" | ".join(metric_names()))
@@ -161,6 +180,19 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
             atomic_write_bytes(out_dir / f.name, data)
 
 
+def _keysearch(args: argparse.Namespace) -> None:
+    data = load_cifar10(args.split, args.images, count=args.count)
+    result = search(data.images, args.method, trials=args.trials, seed=args.seed, scheme=args.scheme,
+                    convention=args.convention, block_size=args.block_size, progress=sys.stderr.isatty())
+    save_key(result.key, args.output)
+    if args.json:
+        print(json.dumps({**result.as_dict(), "images": data.source.as_dict()}, indent=1))
+    else:
+        print(f"{args.method} key {fingerprint(result.key)}: rho {result.score:.4f} ({args.convention} "
+              f"convention), best of {args.trials} over {len(data)} {args.split} images; written to "
+              f"{args.output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -178,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             print(fingerprint(load_key(args.keyfile)))
         elif args.command == "metric":
             _metric(args)
+        elif args.command == "keysearch":
+            _keysearch(args)
         else:
             _convert(args, inverse=args.command == "unscramble")
     except PihError as e:
