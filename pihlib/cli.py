@@ -17,8 +17,8 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from ._io import atomic_write_bytes
-from .errors import PihError
 from .data import SPLITS, load_cifar10
+from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
 from .metrics import CONVENTIONS, metric, metric_names
@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("keyfile", metavar="KEYFILE")
     ks = sub.add_parser("keysearch", help="Algorithm 1: keep the key with the highest rho (mean LPIPS) "
                         "among N random keys, scored over a CIFAR-10 source")
-    ks.add_argument("method", metavar="METHOD", choices=("PE", "EtC", "LE", "ELE"), help="PE | EtC | LE | ELE")
+    ks.add_argument("method", metavar="METHOD", choices=("PE", "EtC", "LE", "ELE"),
+                    help="PE | EtC | LE | ELE")
     ks.add_argument("--images", required=True, metavar="PATH",
                     help="CIFAR-10: an .npz, a folder of class folders, a .tar/.tar.gz, or 'official'")
     ks.add_argument("--split", choices=SPLITS, default="train")

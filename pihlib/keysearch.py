@@ -79,12 +79,15 @@ def images_hash(images: torch.Tensor) -> str:
 class ScoreCache:
     """rho of keys over one image set, stored as {fingerprint: score} in one JSON file."""
 
-    def __init__(self, images_sha256: str, net: str, convention: str, folder: str | os.PathLike | None = None):
-        self.path = Path(folder or cache_root() / "scores") / f"{images_sha256[:24]}-{net}-{convention}.json"
+    def __init__(self, images_sha256: str, net: str, convention: str,
+                 folder: str | os.PathLike | None = None):
+        name = f"{images_sha256[:24]}-{net}-{convention}.json"
+        self.path = Path(folder or cache_root() / "scores") / name
         self.scores: dict[str, float] = {}
         if self.path.exists():
             try:
-                self.scores = {str(k): float(v) for k, v in json.loads(self.path.read_text())["scores"].items()}
+                stored = json.loads(self.path.read_text())["scores"]
+                self.scores = {str(k): float(v) for k, v in stored.items()}
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 self.scores = {}  # a damaged cache is ignored (and rewritten), never trusted
         self.meta = {"images_sha256": images_sha256, "net": net, "convention": convention}
