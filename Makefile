@@ -7,37 +7,41 @@
 PYTHON ?= python3
 VENV ?= .venv
 PRESET ?= cpu
+# Real CIFAR-10: the project's shared copy when it is there and nothing else is named
+SHARED_CIFAR := $(abspath ../shared/data/cifar10-lossless-3k.npz)
+ifeq ($(PIH_CIFAR10),)
+ifneq ($(wildcard $(SHARED_CIFAR)),)
+export PIH_CIFAR10 := $(SHARED_CIFAR)
+endif
+endif
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: test book bench lint assets clean
 
-$(VENV)/.stamp-test: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[test]'
-	touch $@
-
-$(VENV)/.stamp-book: pyproject.toml
+$(VENV)/.stamp: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[book,test]'
 	touch $@
 
-lint: $(VENV)/.stamp-test
-	$(VENV)/bin/ruff check pihlib tests benchmarks
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check pihlib tests benchmarks notebooks
 
-assets: $(VENV)/.stamp-test
+assets: $(VENV)/.stamp
 	$(PY) -m pihlib.assets fetch
 
+# the unit tests, then the smoke book (warnings as errors) and the checks of how it renders
 test: lint assets
 	$(PY) -m pytest
+	$(PY) -m pihlib.book build --preset smoke --dest _build/smoke
+	PIH_BOOK_HTML=_build/smoke/html $(PY) -m pytest -m book
 
-bench: $(VENV)/.stamp-test
+bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_scramble.py
 	$(PY) benchmarks/bench_rho.py
 
-book: $(VENV)/.stamp-book
-	$(PY) -m pihlib.assets fetch
-	PRESET=$(PRESET) $(VENV)/bin/jupyter-book build --warningiserror --keep-going .
+book: assets
+	$(PY) -m pihlib.book build --preset $(PRESET) --dest _build
 
 clean:
 	rm -rf _build

@@ -15,14 +15,14 @@ Public API::
 from .data import CIFAR10_CLASSES, DataSource, ImageSet, load_cifar10
 from .errors import PihError
 from .keys import Key, fingerprint, load_key, save_key
-from .metrics import metric, metric_names
+from .metrics import metric, metric_info, metric_names
 from .pih import PIHScorer, rho
 from .scramblers import METHODS, keygen, scramble, unscramble
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CIFAR10_CLASSES", "DataSource", "ImageSet", "Key", "METHODS", "PIHScorer", "PihError", "fingerprint",
-    "keygen", "load_cifar10", "load_key", "metric", "metric_names", "rho", "save_key", "scramble",
-    "unscramble",
+    "CIFAR10_CLASSES", "DataSource", "ImageSet", "Key", "METHODS", "PIHScorer", "PihError",
+    "fingerprint", "keygen", "load_cifar10", "load_key", "metric", "metric_info", "metric_names", "rho",
+    "save_key", "scramble", "unscramble",
 ]

@@ -75,6 +75,28 @@ class Metric:
             return self.score(y if y is not None else x)
         return self.compare(x, y)
 
+    def against(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``m.against(x)(y) == m(x, y)``, with the work on the reference ``x`` done once: for
+        comparing many distorted versions with one set of plain images."""
+        if not self.info.reference:
+            return lambda y: self(y)
+        state = self.prepare(as_unit(x, "x"))
+        n = len(x)
+
+        def compare(y: torch.Tensor) -> torch.Tensor:
+            y = as_unit(y, "y")
+            if self.info.per_image and len(y) != n:
+                raise PihError(f"x has {n} images but y has {len(y)}")
+            return self.compare_prepared(state, y)
+
+        return compare
+
+    def prepare(self, x: torch.Tensor):
+        return x
+
+    def compare_prepared(self, state, y: torch.Tensor) -> torch.Tensor:
+        return self.compare(state, y)
+
     def score(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -203,6 +225,8 @@ class LPIPS(Metric):
     authors did (see the book's Deviations page). ``net`` is ``"alex"`` or ``"vgg"``.
     """
 
+    info = MetricInfo("lpips", True, True, True, "at least 32x32 (alex) / 16x16 (vgg)", ("alexnet",))
+
     def __init__(self, net: str = "alex", convention: str = "lpips"):
         import lpips
 
@@ -329,11 +353,16 @@ class LPIPS(Metric):
                 inv = 1 / (sums[:, 1].sqrt() + 1e-10)
                 cross = torch.linalg.vecdot(wu, rows)
                 total = total + wuu + (sums[:, 0] * inv * inv - 2 * cross * inv).view(len(y), -1).mean(1)
-            return total
+            return total.clamp_min(0)  # LPIPS >= 0; the expansion can round to -1e-8
 
     def compare(self, x, y):
-        return torch.cat([self.distance(self.reference(x[i:i + BATCH]), y[i:i + BATCH])
-                          for i in _batches(len(x), BATCH, "lpips")])
+        return self.compare_prepared(self.prepare(x), y)
+
+    def prepare(self, x):
+        return [self.reference(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+
+    def compare_prepared(self, state, y):
+        return torch.cat([self.distance(ref, y[i * BATCH:(i + 1) * BATCH]) for i, ref in enumerate(state)])
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -402,9 +431,17 @@ class FID(Metric):
         return torch.cat(out)
 
     def compare(self, x, y):
-        if len(x) < 2 or len(y) < 2:
+        return self.compare_prepared(self.prepare(x), y)
+
+    def prepare(self, x):
+        if len(x) < 2:
             raise PihError("fid needs at least 2 images in each set")
-        return frechet_distance(self.activations(x), self.activations(y))
+        return self.activations(x)
+
+    def compare_prepared(self, state, y):
+        if len(y) < 2:
+            raise PihError("fid needs at least 2 images in each set")
+        return frechet_distance(state, self.activations(y))
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -434,6 +471,13 @@ REGISTRY: dict[str, Callable[..., Metric]] = {
 def metric_names() -> list[str]:
     """The registry's metric names, in the paper's order."""
     return list(REGISTRY)
+
+
+def metric_info(name: str) -> MetricInfo:
+    """What the registry knows of metric ``name``, without loading it."""
+    if name not in REGISTRY:
+        raise PihError(f"unknown metric {name!r}; choose from {', '.join(REGISTRY)}")
+    return REGISTRY[name].info
 
 
 def metric(name: str, **options) -> Metric:

@@ -1,0 +1,96 @@
+"""How the built smoke book renders, in headless Chromium (Debian package `chromium`).
+
+`make test` builds the smoke book into _build/smoke/html first, then runs these with `-m book`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = Path(os.environ.get("PIH_BOOK_HTML", ROOT / "_build" / "smoke" / "html")).resolve()
+PAGES = {"intro": "book/intro.html", "metric_selection": "book/generated/01_metric_selection.html"}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("headless Chromium is needed: apt-get install chromium")
+    return path
+
+
+@pytest.fixture(scope="module")
+def html() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"no built book at {HTML}: build it with `python -m pihlib.book build --preset smoke "
+                    "--dest _build/smoke` (make test does)")
+    return HTML
+
+
+def render(chromium: str, url: str, tmp: Path) -> tuple[Image.Image, str, list[str]]:
+    """Screenshot, rendered DOM and the URLs the page itself requested."""
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+              f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=8000", "--window-size=1280,2400"]
+    net = tmp / "net.json"
+    shot = tmp / "shot.png"
+    subprocess.run([*common, f"--log-net-log={net}", f"--screenshot={shot}", url], capture_output=True,
+                   timeout=120, check=True)
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    requested = []
+    for event in json.loads(net.read_text())["events"]:
+        p = event.get("params", {})
+        # requests of the page (a file: origin shows as "null"); Chromium's own have no origin
+        if "url" in p and (p.get("initiator") == "null" or str(p.get("initiator", "")).startswith("file:")):
+            requested.append(p["url"])
+    return Image.open(shot).convert("L"), dom, requested
+
+
+def off_machine(urls: list[str]) -> list[str]:
+    return [u for u in urls if not re.match(r"(file|data|blob|about|chrome):", u)
+            and not re.match(r"https?://(localhost|127\.0\.0\.1)[:/]", u)]
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_page_renders_offline(page, chromium, html, tmp_path):
+    shot, dom, requested = render(chromium, (html / PAGES[page]).as_uri(), tmp_path)
+    pixels = np.asarray(shot, dtype=float)
+    assert pixels.std() > 20, "the page is blank"
+    assert off_machine(requested) == [], f"requests off the machine: {off_machine(requested)}"
+    text = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    assert not re.search(r"\$\$|\\frac|\\sum|\\mathrm", text), "raw TeX on the page"
+    if page == "intro":
+        assert "mjx-container" in dom, "MathJax did not typeset the formula"
+        assert "Paper vs. reproduction" in text
+
+
+def test_metric_selection_figures_are_present_and_not_blank(html):
+    page = (html / PAGES["metric_selection"]).read_text()
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
+    assert len(images) >= 2, "Fig. 3 and Table 1 should be there"
+    for src in images:
+        with Image.open((html / PAGES["metric_selection"]).parent / src) as im:
+            pixels = np.asarray(im.convert("L"), dtype=float)
+        assert pixels.std() > 10 and im.size[0] > 300, src
+    assert "Provenance" in page and "cifar10" in page.lower()
+
+
+def test_the_checker_sees_an_off_machine_request(chromium, tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><p>x</p><img src="https://cdn.example.org/x.png"></body></html>')
+    _, _, requested = render(chromium, bad.as_uri(), tmp_path)
+    assert off_machine(requested) == ["https://cdn.example.org/x.png"]
