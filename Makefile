@@ -39,6 +39,7 @@ test: lint assets
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_scramble.py
 	$(PY) benchmarks/bench_rho.py
+	$(PY) benchmarks/bench_train.py --epochs 2 --n-train 2000
 
 book: assets
 	$(PY) -m pihlib.book build --preset $(PRESET) --dest _build

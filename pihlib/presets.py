@@ -23,7 +23,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                                 "seed": 0, "example_image": 7},
         "02_key_search": {"n_images": 100, "trials": 20, "pool": 60, "repeats": 2, "seed": 0,
                           "methods": METHODS},
-        "03_classification": {},
+        "03_classification": {"methods": ["PE", "LE"], "seeds": [0], "trials": 20, "n_train": 256,
+                              "n_test": 256, "n_search": 100, "classifier": "fast", "epochs": 1,
+                              "batch_size": 64, "lr": 0.05, "schedule": "linear"},
     },
     "cpu": {
         "00_scramblers": {"split": "test", "n_show": 6, "n_check": 1000, "seed": 0},
@@ -31,7 +33,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                                 "seed": 0, "example_image": 7},
         "02_key_search": {"n_images": 2000, "trials": 20, "pool": 200, "repeats": 5, "seed": 0,
                           "methods": METHODS},
-        "03_classification": {},
+        "03_classification": {"methods": METHODS, "seeds": [0], "trials": 20, "n_train": 2000,
+                              "n_test": 1000, "n_search": 2000, "classifier": "fast", "epochs": 3,
+                              "batch_size": 128, "lr": 0.05, "schedule": "linear"},
     },
     "gpu": {
         "00_scramblers": {"split": "train", "n_show": 6, "n_check": 50000, "seed": 0},
@@ -39,7 +43,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                                 "iterations_slow": 3, "seed": 0, "example_image": 7},
         "02_key_search": {"n_images": 10000, "trials": 20, "pool": 400, "repeats": 5, "seed": 0,
                           "methods": METHODS},
-        "03_classification": {},
+        "03_classification": {"methods": METHODS, "seeds": [0, 1, 2], "trials": 20, "n_train": 50000,
+                              "n_test": 10000, "n_search": 10000, "classifier": "fast", "epochs": 20,
+                              "batch_size": 512, "lr": 0.2, "schedule": "linear"},
     },
     "paper": {
         "00_scramblers": {"split": "train", "n_show": 6, "n_check": 50000, "seed": 0},
@@ -47,7 +53,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                                 "iterations_slow": 10, "seed": 0, "example_image": 7},
         "02_key_search": {"n_images": 50000, "trials": 20, "pool": 1000, "repeats": 5, "seed": 0,
                           "methods": METHODS},
-        "03_classification": {},
+        "03_classification": {"methods": METHODS, "seeds": [0, 1, 2], "trials": 20, "n_train": 50000,
+                              "n_test": 10000, "n_search": 50000, "classifier": "pyramidnet", "epochs": 100,
+                              "batch_size": 256, "lr": 0.1, "schedule": "steps"},
     },
 }
 

@@ -1,0 +1,109 @@
+"""Adaptation networks, classifiers and the training loop, on CPU with real CIFAR-10."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pihlib
+from pihlib.models import BlockAdapter, FastNet, LEAdapter, PyramidNetShakeDrop, adapter_for
+from pihlib.train import TrainConfig, augment, train
+
+
+@pytest.fixture(scope="module")
+def small(cifar_npz):
+    tr = pihlib.load_cifar10("train", cifar_npz, count=192)
+    te = pihlib.load_cifar10("test", cifar_npz, count=128)
+    return tr.images, tr.labels, te.images, te.labels
+
+
+def test_adapter_shapes_and_parameters():
+    x = torch.rand(4, 3, 32, 32)
+    le = LEAdapter()
+    assert le(x).shape == (4, 16, 32, 32)
+    assert le.conv.weight.shape == (256, 3, 4, 4) and le.conv.bias is None
+    block = BlockAdapter()
+    assert block(x).shape == (4, 16, 32, 32)
+    assert block.weight.shape == (64, 256, 48) and block.mix.shape == (64, 64)
+    assert adapter_for("PE")(x) is x
+    with pytest.raises(pihlib.PihError, match="for 32x32 images"):
+        block(torch.rand(1, 3, 64, 64))
+
+
+def test_block_adapter_loss_terms():
+    a = BlockAdapter().eval()
+    assert a.mix_loss().item() == 0  # the identity is a permutation: nothing to push
+    with torch.no_grad():
+        a.mix.fill_(1 / 64)
+    # each row and column: L1 = 1, L2 = 1/8, over 64 x 64
+    assert a.mix_loss().item() == pytest.approx(128 * (1 - 1 / 8) / 64**2)
+    flat = torch.ones(2, 16, 32, 32)
+    assert a.extra_loss(flat).item() == pytest.approx(0.001 * a.mix_loss().item())  # no variation: TV 0
+    step = flat.clone()
+    step[:, 0, :, 16:] = 2
+    assert a.extra_loss(step).item() == pytest.approx(0.001 * a.mix_loss().item() + 0.1 * 32 * 2 / 2)
+
+
+def test_spectral_normalisation_of_each_block():
+    a = BlockAdapter(power_iterations=30).train()
+    for _ in range(20):  # as torch's spectral_norm: the estimate sharpens from step to step
+        w = a.normalised_weight()
+    assert torch.allclose(torch.linalg.matrix_norm(w, ord=2), torch.ones(64), atol=1e-3)
+
+
+def test_classifiers():
+    assert FastNet(16)(torch.rand(2, 16, 32, 32)).shape == (2, 10)
+    net = PyramidNetShakeDrop(3)
+    assert 28.4e6 < sum(p.numel() for p in net.parameters()) < 28.6e6  # PyramidNet-110, alpha 270
+    small = PyramidNetShakeDrop(16, depth=8, alpha=12)
+    x = torch.rand(3, 16, 32, 32, requires_grad=True)
+    small.train()(x).sum().backward()
+    assert x.grad is not None and small.eval()(x).shape == (3, 10)
+
+
+def test_augmentation_is_crops_and_flips_of_the_plain_image(cifar_images):
+    g = torch.Generator().manual_seed(0)
+    out = augment(cifar_images[:64], 4, True, g)
+    assert out.shape == (64, 3, 32, 32) and out.dtype == torch.uint8
+    same = augment(cifar_images[:8], 0, False, g)
+    assert torch.equal(same, cifar_images[:8])
+    # every output is a shifted (and maybe mirrored) window of its own image
+    one = augment(cifar_images[:1].repeat(200, 1, 1, 1), 4, True, g)
+    assert len({o.numpy().tobytes() for o in one}) > 20
+
+
+@pytest.mark.parametrize("method", ["LE", "PE"])
+def test_cpu_training_lowers_the_loss(method, small):
+    key = pihlib.keygen(method, seed=0)
+    config = TrainConfig(method, epochs=4, batch_size=64, lr=0.05, warmup_epochs=0.5)
+    result = train(config, *small, key=key, device="cpu", progress=False)
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert 0 <= result.test_accuracy <= 1 and result.images_per_s > 0
+
+
+def test_interrupted_training_resumes_to_the_same_state(small, tmp_path):
+    key = pihlib.keygen("LE", seed=1)
+    config = TrainConfig("LE", epochs=2, batch_size=64, lr=0.05)
+    straight = train(config, *small, key=key, device="cpu", checkpoint=tmp_path / "a.pt", progress=False)
+    first = train(config, *small, key=key, device="cpu", checkpoint=tmp_path / "b.pt", stop_after_epochs=1,
+                  progress=False)
+    assert len(first.history) == 1
+    resumed = train(config, *small, key=key, device="cpu", checkpoint=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.history == straight.history
+    a = torch.load(tmp_path / "a.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = TrainConfig("LE", epochs=3, batch_size=64, lr=0.05)
+    with pytest.raises(pihlib.PihError, match="another configuration"):
+        train(other, *small, key=key, device="cpu", checkpoint=tmp_path / "b.pt", progress=False)
+
+
+def test_bad_training_requests(small):
+    with pytest.raises(pihlib.PihError, match="needs its key"):
+        train(TrainConfig("LE", epochs=1), *small, key=None, device="cpu")
+    with pytest.raises(pihlib.PihError, match="the key is for PE"):
+        train(TrainConfig("LE", epochs=1), *small, key=pihlib.keygen("PE"), device="cpu")
+    with pytest.raises(pihlib.PihError, match="classifier must be"):
+        train(TrainConfig("LE", epochs=1, classifier="vit"), *small, key=pihlib.keygen("LE"), device="cpu")
