@@ -1,8 +1,9 @@
-# Two commands do all set-up on a fresh machine:
-#   make test   create .venv, install pihlib with its test extras, fetch the pretrained assets,
-#               lint, run the tests
-#   make book   create .venv, install pihlib with its book extras, fetch the assets, build the book
-# PRESET (smoke | cpu | gpu | paper) chooses the book's parameters once the notebooks exist.
+# Two commands do all set-up on a fresh machine (each creates .venv and installs pihlib with its
+# book and test extras, then fetches the pretrained assets):
+#   make test   lint, run the tests, build the smoke book (warnings as errors) into _build/smoke and
+#               check in headless Chromium how it renders
+#   make book   run every notebook at PRESET (smoke | cpu | gpu | paper; default cpu) and build
+#               the book into _build/html
 
 PYTHON ?= python3
 VENV ?= .venv

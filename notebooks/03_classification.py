@@ -80,20 +80,26 @@ display(Markdown(results.provenance_markdown(record)))
 
 # %%
 S = classification.summary(R["runs"])
+
+
+def pm(mean: float, sd: float, digits: int) -> str:
+    return f"{mean:.{digits}f}" + ("" if np.isnan(sd) else f" ± {sd:.{digits}f}")
+
+
 rows = {}
 for m, kinds in S.items():
     for kind, v in kinds.items():
         p = paper.TABLE2[m][kind]
-        rows[(m, kind)] = {"accuracy % (ours)": f"{v['acc_mean']:.2f} ± {v['acc_sd']:.2f}",
-                           "accuracy % (paper)": f"{p['acc_mean']:.2f} ± {p['acc_sd']:.2f}",
-                           "PIH (ours)": f"{v['rho_mean']:.4f} ± {v['rho_sd']:.4f}",
-                           "PIH (paper)": f"{p['pih_mean']:.4f} ± {p['pih_sd']:.4f}"}
+        rows[(m, kind)] = {"accuracy % (ours)": pm(v["acc_mean"], v["acc_sd"], 2),
+                           "accuracy % (paper)": pm(p["acc_mean"], p["acc_sd"], 2),
+                           "PIH (ours)": pm(v["rho_mean"], v["rho_sd"], 4),
+                           "PIH (paper)": pm(p["pih_mean"], p["pih_sd"], 4)}
 table2 = pd.DataFrame(rows).T.rename_axis(["method", "key"])
 for m in presets.METHODS:  # every key the reproduction page asks for, also for methods not run here
     for kind in ("original", "proposed"):
         v = S.get(m, {}).get(kind)
-        glue(f"acc_{m}_{kind}", "not run at this preset" if v is None else
-             f"{v['acc_mean']:.2f}" + (f" ± {v['acc_sd']:.2f}" if len(P["seeds"]) > 1 else ""), display=False)
+        glue(f"acc_{m}_{kind}", "not run at this preset" if v is None else pm(v["acc_mean"], v["acc_sd"], 2),
+             display=False)
 display(table2)
 glue("plain_accuracy", f"{100 * R['plain_accuracy']:.2f}", display=False)
 display(Markdown(f"A classifier trained on the plain images under the same settings: "
