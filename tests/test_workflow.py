@@ -38,7 +38,7 @@ def test_book_workflow_is_clean(node_modules):
     assert [w.name for w in workflows] == ["book.yml"]
     assert lint(node_modules, *workflows) == []
     text = workflows[0].read_text()
-    assert "environment.yml" in text and "PRESET" in text and "group: gpu" in text and "self-hosted" in text
+    assert "environment.yml" in text and "PRESET" in text and '"gpu"' in text and "self-hosted" in text
 
 
 def test_linter_finds_a_broken_workflow(node_modules, tmp_path):
