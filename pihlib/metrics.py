@@ -81,12 +81,15 @@ class Metric:
         if not self.info.reference:
             return lambda y: self(y)
         state = self.prepare(as_unit(x, "x"))
-        n = len(x)
+        shape = tuple(x.shape)
 
         def compare(y: torch.Tensor) -> torch.Tensor:
             y = as_unit(y, "y")
-            if self.info.per_image and len(y) != n:
-                raise PihError(f"x has {n} images but y has {len(y)}")
+            if self.info.per_image and tuple(y.shape) != shape:
+                raise PihError(f"x and y must have the same shape, got {shape} and {tuple(y.shape)}")
+            if not self.info.per_image and tuple(y.shape[1:]) != shape[1:]:
+                raise PihError(f"x and y must hold images of one size, got {shape[1:]} "
+                               f"and {tuple(y.shape[1:])}")
             return self.compare_prepared(state, y)
 
         return compare

@@ -156,7 +156,17 @@ def test_frechet_distance_matches_the_closed_form():
     (lambda: pihlib.metric("lpips")(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)), "at least 32x32"),
     (lambda: pihlib.metric("ssim")(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)), "at least 11x11"),
     (lambda: pihlib.metric("fid")(torch.zeros(1, 3, 32, 32), torch.zeros(3, 3, 32, 32)), "at least 2"),
+    (lambda: pihlib.metric("mse").against(torch.zeros(2, 3, 8, 8))(torch.zeros(2, 3, 4, 4)), "same shape"),
+    (lambda: pihlib.metric("lpips").against(torch.zeros(2, 3, 32, 32))(torch.zeros(3, 3, 32, 32)),
+     "same shape"),
 ])
 def test_bad_metric_calls(call, message):
     with pytest.raises(pihlib.PihError, match=message):
         call()
+
+
+def test_against_equals_the_direct_call(cifar_images):
+    x, y = cifar_images[:16], pihlib.scramble(cifar_images[:16], pihlib.keygen("ELE", seed=2))
+    for name in ("mse", "lpips", "piqe"):
+        m = pihlib.metric(name)
+        assert torch.allclose(m.against(x)(y), m(x, y), atol=1e-6), name
