@@ -27,6 +27,10 @@ from .keys import Key
 from .models import FastNet, PyramidNetShakeDrop, adapter_for
 from .scramblers import scramble
 
+# Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
+# checkpoints wrong to resume (2: the authors' smoothness term and initialisation of U).
+CODE_VERSION = 2
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,7 +49,8 @@ class TrainConfig:
     seed: int = 0
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        doc = {**asdict(self), "code_version": CODE_VERSION}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -32,16 +32,23 @@ def test_adapter_shapes_and_parameters():
 
 def test_block_adapter_loss_terms():
     a = BlockAdapter().eval()
-    assert a.mix_loss().item() == 0  # the identity is a permutation: nothing to push
+    with torch.no_grad():
+        a.mix.copy_(torch.eye(64))
+    assert a.mix_loss().item() == 0  # a permutation: nothing to push
     with torch.no_grad():
         a.mix.fill_(1 / 64)
     # each row and column: L1 = 1, L2 = 1/8, over 64 x 64
     assert a.mix_loss().item() == pytest.approx(128 * (1 - 1 / 8) / 64**2)
     flat = torch.ones(2, 16, 32, 32)
-    assert a.extra_loss(flat).item() == pytest.approx(0.001 * a.mix_loss().item())  # no variation: TV 0
+    assert a.extra_loss(flat).item() == pytest.approx(0.001 * a.mix_loss().item())  # no variation
     step = flat.clone()
-    step[:, 0, :, 16:] = 2
-    assert a.extra_loss(step).item() == pytest.approx(0.001 * a.mix_loss().item() + 0.1 * 32 * 2 / 2)
+    step[:, 0, :, 16:] = 2  # a vertical edge in channel 0
+    # squared differences on the top-left 31 x 31 grid: 31 rows cross the edge; over 31 * 32 * 16,
+    # then over the batch of 2 (which holds 2 such images)
+    want = 2 * 31 / (31 * 32 * 16) / 2
+    assert BlockAdapter.smoothness(step).item() == pytest.approx(want)
+    step[:, 5] = 7  # channels beyond the first 3 do not count
+    assert BlockAdapter.smoothness(step).item() == pytest.approx(want)
 
 
 def test_spectral_normalisation_of_each_block():

@@ -6,7 +6,10 @@
   convolution 3 -> 16 B^2, no bias, BatchNorm, LeakyReLU(0.2)), then a learnable n x n matrix U that
   mixes the n blocks (ELE and EtC move blocks), then PixelShuffle(B). Two extra loss terms:
   0.001 * L_U (for each row and column of U, its L1 norm minus its L2 norm, summed, over n^2: pushes
-  U towards a permutation) and 0.1 * TV(first 3 feature channels) / batch size.
+  U towards a permutation) and 0.1 * L_s / batch size, where L_s, as the authors' code computed it
+  (their ``total_variation_norm``), sums the squared vertical and horizontal forward differences of
+  the first 3 feature channels over the top-left (H-1) x (W-1) grid and divides by (H-1) * W * C,
+  C being all the feature channels (16). U starts as a linear layer's weight would (Kaiming uniform).
 - PE: none; the classifier sees the scrambled image (as the authors ran it).
 """
 
@@ -53,7 +56,8 @@ class BlockAdapter(nn.Module):
         self.register_buffer("u", F.normalize(torch.randn(n, self.hidden), dim=1))
         self.power_iterations = power_iterations
         self.bn = nn.BatchNorm1d(n * self.hidden)
-        self.mix = nn.Parameter(torch.eye(n))  # U
+        self.mix = nn.Parameter(torch.empty(n, n))  # U
+        nn.init.kaiming_uniform_(self.mix, a=5**0.5)
         self.shuffle = nn.PixelShuffle(b)
         self.out_channels = OUT_PER_PIXEL
 
@@ -87,10 +91,17 @@ class BlockAdapter(nn.Module):
         cols = u.abs().sum(0) - u.norm(dim=0)
         return (rows.sum() + cols.sum()) / self.blocks**2
 
+    @staticmethod
+    def smoothness(features: torch.Tensor) -> torch.Tensor:
+        """L_s per image: see the module docstring."""
+        _, c, h, w = features.shape
+        f = features[:, :3, :-1, :]
+        corner = f[..., :-1]
+        tv = ((corner - features[:, :3, 1:, :-1]) ** 2 + (corner - f[..., 1:]) ** 2).sum()
+        return tv / ((h - 1) * w * c) / len(features)
+
     def extra_loss(self, features: torch.Tensor) -> torch.Tensor:
-        f = features[:, :3]
-        tv = (f[..., 1:, :] - f[..., :-1, :]).abs().sum() + (f[..., 1:] - f[..., :-1]).abs().sum()
-        return 0.001 * self.mix_loss() + 0.1 * tv / len(features)
+        return 0.001 * self.mix_loss() + 0.1 * self.smoothness(features)
 
 
 class NoAdapter(nn.Module):
