@@ -38,8 +38,9 @@ def _git_commit() -> str:
         here = Path(__file__).resolve().parents[1]
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
                                 timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"],  # the code's state, not the results'
+                               cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
         return (commit or "unknown") + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
