@@ -45,6 +45,13 @@ P = presets.params("02_key_search", preset, n_images=n_images, trials=trials, po
 images = pihlib.load_cifar10("train", data, count=P["n_images"])
 scorer = keysearch.CachedScorer(images.images)  # scores cached on disk: an interrupted run resumes
 COMPARE = 20  # keys scored again under another convention or variant, for the Deviations page
+_lpips_scorer = []  # built once, on first use: rho under LPIPS's own [-1, 1] convention
+
+
+def lpips_convention_scorer() -> pihlib.PIHScorer:
+    if not _lpips_scorer:
+        _lpips_scorer.append(pihlib.PIHScorer(images.images, convention="lpips", progress=False))
+    return _lpips_scorer[0]
 
 
 def compute(method: str) -> dict:
@@ -54,8 +61,7 @@ def compute(method: str) -> dict:
     found = keysearch.search(images.images, method, P["trials"], seed=P["seed"], scorer=scorer)
     out["search"] = found.as_dict()
     first = list(keysearch.candidate_keys(method, COMPARE, seed=P["seed"] + 1))
-    lp = pihlib.PIHScorer(images.images, convention="lpips", progress=False)
-    out["lpips_convention"] = lp.score(first).tolist()
+    out["lpips_convention"] = lpips_convention_scorer().score(first).tolist()
     if method in ("PE", "EtC"):
         out["reshuffle_pool"] = bestofn.score_pool(scorer, method, P["pool"], seed=P["seed"] + 1,
                                                    scheme="reshuffle").tolist()

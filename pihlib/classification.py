@@ -18,7 +18,7 @@ from .keys import Key, fingerprint
 from .keysearch import CachedScorer, search
 from .metrics import metric
 from .scramblers import keygen, scramble
-from .train import TrainConfig, TrainResult, _inputs, train
+from .train import TrainConfig, TrainResult, model_inputs, train
 
 TABLE3_CLASSES = ("frog", "automobile", "horse")
 
@@ -67,7 +67,7 @@ def table3(test_set, models: dict[str, tuple[torch.nn.Module, Key | None]]) -> d
         row = {}
         for column, (model, key) in models.items():
             device = next(model.parameters()).device
-            logits, _ = model(_inputs(x.to(device), key))
+            logits, _ = model(model_inputs(x.to(device), key))
             p = logits.float().softmax(1)[0]
             y = scramble(x, key) if key is not None else x
             row[column] = {"class": CIFAR10_CLASSES[int(p.argmax())], "probability": float(p.max()),

@@ -25,6 +25,7 @@ from ._io import atomic_write_bytes
 from .errors import PihError
 from .keys import Key
 from .models import FastNet, PyramidNetShakeDrop, adapter_for
+from .results import device_name
 from .scramblers import scramble
 
 # Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
@@ -111,7 +112,8 @@ def _lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return max(0.0, (config.epochs - epoch) / max(config.epochs - warm, 1e-9))
 
 
-def _inputs(x: torch.Tensor, key: Key | None) -> torch.Tensor:
+def model_inputs(x: torch.Tensor, key: Key | None) -> torch.Tensor:
+    """uint8 images -> the network's input: scrambled with ``key`` (if any), in [-0.5, 0.5]."""
     y = scramble(x, key) if key is not None else x
     return y.float().div_(255).sub_(0.5)
 
@@ -123,7 +125,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: 
     device = next(model.parameters()).device
     correct = 0
     for i in range(0, len(images), batch_size):
-        x = _inputs(images[i:i + batch_size].to(device), key)
+        x = model_inputs(images[i:i + batch_size].to(device), key)
         with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             logits, _ = model(x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x)
         correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum().item()
@@ -180,7 +182,7 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         loss_sum, correct = 0.0, 0
         for step in bar:
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = _inputs(augment(x_all[idx], config.crop_padding, config.flip, generator), key)
+            x = model_inputs(augment(x_all[idx], config.crop_padding, config.flip, generator), key)
             if cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, torch.bfloat16, enabled=cuda):
@@ -208,7 +210,5 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
             break
     wall = time.perf_counter() - t0
-    from .results import device_name
-
     return TrainResult(config, history[-1]["test_accuracy"] if history else float("nan"), history, wall,
                        seen / wall if wall > 0 else 0.0, device_name(device), start, model.eval())
