@@ -14,7 +14,6 @@ builds ``<dest>/html`` with warnings as errors. Expensive results are cached in 
 from __future__ import annotations
 
 import argparse
-import ast
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import PihError
-from .presets import PRESETS
+from .presets import PRESETS, parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["00_scramblers", "01_metric_selection", "02_key_search", "03_classification"]
@@ -90,11 +89,7 @@ def _overrides(pairs: list[list[str]]) -> dict[str, dict]:
         notebook, _, name = target.partition(".")
         if notebook not in NOTEBOOKS or not name:
             raise PihError(f"-p takes NOTEBOOK.NAME VALUE with NOTEBOOK one of {', '.join(NOTEBOOKS)}")
-        try:
-            parsed = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            parsed = value
-        out.setdefault(notebook, {})[name] = parsed
+        out.setdefault(notebook, {})[name] = parse_value(value)
     return out
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from .errors import PihError
@@ -72,3 +73,11 @@ def params(notebook: str, preset: str, **overrides: Any) -> dict[str, Any]:
         raise PihError(f"{notebook} has no parameter {', '.join(sorted(unknown))}")
     base.update({k: v for k, v in overrides.items() if v is not None})
     return base
+
+
+def parse_value(text: str) -> Any:
+    """A command-line parameter value: a Python literal (``20``, ``[0, 1]``, ``'PE'``) or else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

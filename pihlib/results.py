@@ -34,6 +34,10 @@ def params_hash(params: dict) -> str:
 
 
 def _git_commit() -> str:
+    """The code's commit, with a note if it has uncommitted changes; $PIH_GIT_COMMIT where the code
+    runs from a copy without its git history (a GPU machine's copy of the working tree, say)."""
+    if os.environ.get("PIH_GIT_COMMIT"):
+        return os.environ["PIH_GIT_COMMIT"]
     try:
         here = Path(__file__).resolve().parents[1]
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
@@ -64,6 +68,19 @@ def environment() -> dict[str, Any]:
             "host": platform.node()}
 
 
+def lookup(preset: str, name: str, params: dict) -> dict | None:
+    """The stored record of ``name`` if it was computed with ``params`` (marked ``reused``), else None."""
+    path = ROOT / preset / f"{name}.json"
+    try:
+        record = json.loads(path.read_text())
+        if record["provenance"]["params_sha256"] == params_hash(params):
+            record["provenance"]["reused"] = True
+            return record
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        pass  # missing, or damaged: computed again
+    return None
+
+
 def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
            data: dict | None = None, assets: list[str] | None = None, force: bool = False) -> dict:
     """The record ``{"result", "params", "provenance"}`` for ``name``, computed only if needed.
@@ -71,16 +88,9 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
     ``compute()`` returns a JSON-serialisable result. ``data`` is the data source record, ``assets``
     the names of the pretrained assets the computation used.
     """
-    path = ROOT / preset / f"{name}.json"
     digest = params_hash(params)
-    if path.exists() and not force:
-        try:
-            record = json.loads(path.read_text())
-            if record["provenance"]["params_sha256"] == digest:
-                record["provenance"]["reused"] = True
-                return record
-        except (json.JSONDecodeError, KeyError):
-            pass  # damaged: compute again
+    if not force and (record := lookup(preset, name, params)) is not None:
+        return record
     from . import assets as asset_module
 
     start = time.perf_counter()
@@ -95,29 +105,45 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
         **environment(),
     }
     record = {"result": result, "params": params, "provenance": provenance}
-    atomic_write_bytes(path, (json.dumps(record, indent=1, default=str) + "\n").encode())
+    text = json.dumps(record, indent=1, default=str) + "\n"
+    atomic_write_bytes(ROOT / preset / f"{name}.json", text.encode())
     return record
 
 
-def provenance_markdown(record: dict) -> str:
-    """A compact provenance box for a notebook: where this result came from."""
-    p = record["provenance"]
-    lines = [f"**Provenance** of `{p['name']}` (preset `{p['preset']}`"
-             + (", reused from the committed results" if p.get("reused") else "") + ")", "",
-             "| | |", "|---|---|"]
-    if p.get("data"):
-        d = p["data"]
+def provenance_markdown(records: dict | list[dict], title: str | None = None) -> str:
+    """A compact provenance box for a notebook: where a result came from. For several records (the
+    runs of one experiment, say) each row shows what they share, or each of their distinct values."""
+    ps = [r["provenance"] for r in ([records] if isinstance(records, dict) else records)]
+
+    def distinct(values) -> str:
+        return "; ".join(dict.fromkeys(values))
+
+    def data_row(d: dict) -> str:
         lossless = "lossless" if d.get("lossless") else "LOSSY (JPEG)"
-        lines.append(f"| data | CIFAR-10 {d.get('split')} ({d.get('kind')}, {d.get('count')} images, "
-                     f"{lossless}), sha256 `{str(d.get('sha256'))[:16]}…` |")
-    for name, a in p.get("assets", {}).items():
-        where = a.get("where", "")
-        lines.append(f"| weights: {name} | {a.get('source')} {where}, "
-                     f"sha256 `{a.get('raw_sha256', '')[:16]}…` |")
-    v = p["versions"]
-    lines += [f"| device | {p['device']} |",
-              "| versions | " + ", ".join(f"{k} {v[k]}" for k in v) + " |",
-              f"| code | git {p['git_commit']} |",
-              f"| computed | {p['computed_at']} in {p['wall_time_s']} s; "
-              f"parameters sha256 `{p['params_sha256'][:16]}…` |"]
+        return (f"CIFAR-10 {d.get('split')} ({d.get('kind')}, {d.get('count')} images, {lossless}), "
+                f"sha256 `{str(d.get('sha256'))[:16]}…`")
+
+    reused = sum(bool(p.get("reused")) for p in ps)
+    source = "" if not reused else ", reused from the committed results" if reused == len(ps) else \
+        f", {reused} of {len(ps)} reused from the committed results"
+    what = title or (f"`{ps[0]['name']}`" if len(ps) == 1 else f"{len(ps)} results")
+    lines = [f"**Provenance** of {what} (preset `{distinct(p['preset'] for p in ps)}`{source})", "",
+             "| | |", "|---|---|"]
+    if any(p.get("data") for p in ps):
+        lines.append(f"| data | {distinct(data_row(p['data']) for p in ps if p.get('data'))} |")
+    for name in dict.fromkeys(a for p in ps for a in p.get("assets", {})):
+        lines.append(f"| weights: {name} | " + distinct(
+            f"{a.get('source')} {a.get('where', '')}, sha256 `{a.get('raw_sha256', '')[:16]}…`"
+            for p in ps if (a := p.get("assets", {}).get(name))) + " |")
+    lines += [f"| device | {distinct(p['device'] for p in ps)} |",
+              "| versions | " + distinct(", ".join(f"{k} {v}" for k, v in p["versions"].items())
+                                         for p in ps) + " |",
+              f"| code | git {distinct(p['git_commit'] for p in ps)} |"]
+    if len(ps) == 1:
+        lines.append(f"| computed | {ps[0]['computed_at']} in {ps[0]['wall_time_s']} s; "
+                     f"parameters sha256 `{ps[0]['params_sha256'][:16]}…` |")
+    else:
+        when = sorted(p["computed_at"] for p in ps)
+        total = sum(p["wall_time_s"] for p in ps)
+        lines.append(f"| computed | {when[0]} to {when[-1]}, {total:.1f} s in all |")
     return "\n".join(lines)

@@ -2,9 +2,11 @@
 
 Every batch: augment the PLAIN images (random crop with 4 px of padding, horizontal flip) on the
 device, then scramble them with the key. Flips and shifts do not commute with a key, so scrambled
-images are never augmented directly. Mixed precision (bf16) and channels-last on GPU; on CPU the run
-is deterministic for a seed. A checkpoint is written atomically after every epoch, and a run that
-finds one with the same configuration resumes from it.
+images are never augmented directly. Mixed precision (bf16 autocast) and channels-last on GPU by
+default (``mixed_precision``; it runs on CPU too, where the tests exercise it); in float32 on CPU the
+run is deterministic for a seed. A checkpoint is written atomically after every epoch, and a run that
+finds one with the same configuration resumes from it. Each epoch's record holds its cumulative
+training time (evaluation left out), from which the time to a target accuracy is read.
 """
 
 from __future__ import annotations
@@ -49,6 +51,28 @@ class TrainConfig:
     flip: bool = True
     seed: int = 0
 
+    def __post_init__(self):
+        def bad(name: str, want: str) -> PihError:
+            return PihError(f"training {name} must be {want}, got {getattr(self, name)!r}")
+
+        if self.method not in ("PE", "EtC", "LE", "ELE", "plain"):
+            raise bad("method", "PE, EtC, LE, ELE or plain")
+        if self.classifier not in ("fast", "pyramidnet"):
+            raise bad("classifier", "'fast' or 'pyramidnet'")
+        if self.schedule not in ("linear", "steps"):
+            raise bad("schedule", "'linear' or 'steps'")
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise bad(name, "a positive integer")
+        if not isinstance(self.crop_padding, int) or self.crop_padding < 0:
+            raise bad("crop_padding", "a non-negative integer")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise bad(name, "a non-negative number")
+        if self.lr == 0:
+            raise bad("lr", "positive")
+
     def digest(self) -> str:
         doc = {**asdict(self), "code_version": CODE_VERSION}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
@@ -73,12 +97,7 @@ class ScrambledClassifier(nn.Module):
         super().__init__()
         self.adapter = adapter_for(config.method, shape, block_size)
         c = self.adapter.out_channels
-        if config.classifier == "fast":
-            self.classifier = FastNet(c)
-        elif config.classifier == "pyramidnet":
-            self.classifier = PyramidNetShakeDrop(c)
-        else:
-            raise PihError(f"classifier must be 'fast' or 'pyramidnet', got {config.classifier!r}")
+        self.classifier = FastNet(c) if config.classifier == "fast" else PyramidNetShakeDrop(c)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.adapter(x)
@@ -118,37 +137,46 @@ def model_inputs(x: torch.Tensor, key: Key | None) -> torch.Tensor:
     return y.float().div_(255).sub_(0.5)
 
 
+def _layout(x: torch.Tensor, mixed_precision: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if mixed_precision else x
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: Key | None,
-             batch_size: int = 1000) -> float:
+             batch_size: int = 1000, mixed_precision: bool | None = None) -> float:
+    """Test accuracy of ``model`` on ``images`` scrambled with ``key``."""
     model.eval()
     device = next(model.parameters()).device
-    correct = 0
+    mp = device.type == "cuda" if mixed_precision is None else mixed_precision
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     for i in range(0, len(images), batch_size):
-        x = model_inputs(images[i:i + batch_size].to(device), key)
-        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-            logits, _ = model(x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x)
-        correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum().item()
-    return correct / len(images)
+        x = _layout(model_inputs(images[i:i + batch_size].to(device), key), mp)
+        with torch.autocast(device.type, torch.bfloat16, enabled=mp):
+            logits, _ = model(x)
+        correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
+    return correct.item() / len(images)
 
 
 def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.Tensor,
           test_images: torch.Tensor, test_labels: torch.Tensor, key: Key | None = None,
           device: str | torch.device | None = None, checkpoint: str | Path | None = None,
-          stop_after_epochs: int | None = None, progress: bool = True) -> TrainResult:
+          stop_after_epochs: int | None = None, progress: bool = True,
+          mixed_precision: bool | None = None) -> TrainResult:
     """Train and evaluate. ``key`` scrambles every batch (None for ``method="plain"``).
-    ``stop_after_epochs`` ends the run early (as an interruption would), keeping its checkpoint."""
+    ``stop_after_epochs`` ends the run early (as an interruption would), keeping its checkpoint.
+    ``mixed_precision``: bf16 autocast and channels-last; None: on CUDA only."""
     if (key is None) != (config.method == "plain"):
         raise PihError("a scrambled method needs its key; method 'plain' takes none")
     if key is not None and key.method != config.method:
         raise PihError(f"the key is for {key.method}, the configuration for {config.method}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = device.type == "cuda"
+    mp = cuda if mixed_precision is None else mixed_precision
     torch.manual_seed(config.seed)
     generator = torch.Generator(device).manual_seed(config.seed)
     block = key.block_size if key is not None and key.block_size else 4
     model = ScrambledClassifier(config, tuple(train_images.shape[-2:]), block).to(device)
-    if cuda:
+    if mp:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
                                 weight_decay=config.weight_decay)
@@ -165,27 +193,27 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu() if not cuda else state["generator"])
+        generator.set_state(state["generator"].cpu())  # generator states are CPU tensors, CUDA's too
         torch.set_rng_state(state["torch_rng"].cpu())
+        if cuda and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         history, start = state["history"], state["epoch"]
 
     t0, seen = time.perf_counter(), 0
-
-    def seen_epoch(step: int) -> int:
-        return min((step + 1) * config.batch_size, len(x_all))
-
     for epoch in range(start, config.epochs):
         model.train()
+        epoch_start = time.perf_counter()
         order = torch.randperm(len(x_all), device=device, generator=generator)
         bar = tqdm(range(steps_per_epoch), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
                    disable=not progress, leave=False)
-        loss_sum, correct = 0.0, 0
+        # running sums stay on the device: reading them every step would wait for the GPU every step
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
         for step in bar:
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = model_inputs(augment(x_all[idx], config.crop_padding, config.flip, generator), key)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+            x = augment(x_all[idx], config.crop_padding, config.flip, generator)
+            x = _layout(model_inputs(x, key), mp)
+            with torch.autocast(device.type, torch.bfloat16, enabled=mp):
                 logits, extra = model(x)
                 loss = F.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing)
                 loss = loss + extra.float()
@@ -193,18 +221,23 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             loss.backward()
             optimizer.step()
             scheduler.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == y_all[idx]).sum().item()
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == y_all[idx]).sum()
             seen += len(idx)
-            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct / seen_epoch(step):.3f}")
-        test_acc = evaluate(model, test_images, test_labels, key)
-        history.append({"epoch": epoch + 1, "loss": loss_sum / len(x_all),
-                        "train_accuracy": correct / len(x_all), "test_accuracy": test_acc})
+            if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
+                done = min((step + 1) * config.batch_size, len(x_all))
+                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct.item() / done:.3f}")
+        loss_mean, train_acc = loss_sum.item() / len(x_all), correct.item() / len(x_all)  # waits for the GPU
+        elapsed = (history[-1].get("time_s", 0.0) if history else 0.0) + time.perf_counter() - epoch_start
+        test_acc = evaluate(model, test_images, test_labels, key, mixed_precision=mp)
+        history.append({"epoch": epoch + 1, "loss": loss_mean, "train_accuracy": train_acc,
+                        "test_accuracy": test_acc, "time_s": round(elapsed, 3)})
         if path is not None:
             buf = io.BytesIO()
             torch.save({"config_digest": config.digest(), "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                         "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                        **({"cuda_rng": torch.cuda.get_rng_state(device)} if cuda else {}),
                         "history": history, "epoch": epoch + 1}, buf)
             atomic_write_bytes(path, buf.getvalue())
         if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
@@ -212,3 +245,8 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     wall = time.perf_counter() - t0
     return TrainResult(config, history[-1]["test_accuracy"] if history else float("nan"), history, wall,
                        seen / wall if wall > 0 else 0.0, device_name(device), start, model.eval())
+
+
+def time_to_accuracy(history: list[dict], target: float) -> float | None:
+    """Training seconds until the first epoch whose test accuracy reaches ``target`` (None: never)."""
+    return next((h["time_s"] for h in history if h["test_accuracy"] >= target and "time_s" in h), None)

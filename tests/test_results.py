@@ -55,3 +55,24 @@ def test_provenance_box_names_its_sources(root):
     box = results.provenance_markdown(record)
     assert "LOSSY (JPEG)" in box and "weights: alexnet" in box and "preset `cpu`" in box
     assert "cdcdcdcdcdcdcdcd" in box and "versions" in box
+
+
+def test_provenance_box_of_several_records(root):
+    data = {"kind": "npz", "sha256": "ef" * 32, "count": 9, "split": "train", "lossless": True}
+    a = results.cached("gpu", "runs/a", {"a": 1}, lambda: {}, data=data, assets=["alexnet"])
+    b = results.cached("gpu", "runs/b", {"b": 1}, lambda: {}, data=data, assets=["alexnet"])
+    assert (root / "gpu" / "runs" / "a.json").exists()
+    a["provenance"]["device"] = "cuda: NVIDIA H100 80GB HBM3"  # as if computed elsewhere
+    box = results.provenance_markdown([a, results.lookup("gpu", "runs/b", {"b": 1})], title="two runs")
+    assert box.startswith("**Provenance** of two runs (preset `gpu`, 1 of 2 reused")
+    assert box.count("efefefefefefefef") == 1  # shared: shown once
+    assert "cuda: NVIDIA H100 80GB HBM3; cpu" in box  # distinct: each shown
+    assert " to " in box and "s in all" in box
+    assert b["provenance"]["device"] in box
+    assert results.lookup("gpu", "runs/b", {"b": 2}) is None and results.lookup("gpu", "runs/c", {}) is None
+
+
+def test_commit_of_a_copy_without_git_history(root, monkeypatch):
+    monkeypatch.setenv("PIH_GIT_COMMIT", "0123abcd (copied to a GPU machine)")
+    record = results.cached("gpu", "copied", {}, lambda: {})
+    assert record["provenance"]["git_commit"] == "0123abcd (copied to a GPU machine)"

@@ -82,7 +82,7 @@ def test_single_image_and_larger_photo(cifar_images):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("method", ALL)
-def test_runs_on_the_tensors_device(method, cifar_images):
+def test_cuda_tensors_stay_on_their_device(method, cifar_images):
     key = make_key(method)
     x = cifar_images.cuda()
     y = pihlib.scramble(x, key)

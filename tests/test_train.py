@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -107,7 +109,11 @@ def test_interrupted_training_resumes_to_the_same_state(small, tmp_path):
     assert len(first.history) == 1
     resumed = train(config, *small, key=key, device="cpu", checkpoint=tmp_path / "b.pt", progress=False)
     assert resumed.resumed_from_epoch == 1
-    assert resumed.history == straight.history
+    def without_times(history):
+        return [{k: v for k, v in h.items() if k != "time_s"} for h in history]
+
+    assert without_times(resumed.history) == without_times(straight.history)
+    assert 0 < resumed.history[0]["time_s"] < resumed.history[1]["time_s"]  # training time adds up
     a = torch.load(tmp_path / "a.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -121,5 +127,43 @@ def test_bad_training_requests(small):
         train(TrainConfig("LE", epochs=1), *small, key=None, device="cpu")
     with pytest.raises(pihlib.PihError, match="the key is for PE"):
         train(TrainConfig("LE", epochs=1), *small, key=pihlib.keygen("PE"), device="cpu")
-    with pytest.raises(pihlib.PihError, match="classifier must be"):
-        train(TrainConfig("LE", epochs=1, classifier="vit"), *small, key=pihlib.keygen("LE"), device="cpu")
+    with pytest.raises(pihlib.PihError, match="classifier must be 'fast' or 'pyramidnet', got 'vit'"):
+        TrainConfig("LE", epochs=1, classifier="vit")
+    for field, value, message in [("epochs", "many", "a positive integer"), ("batch_size", 0, "positive"),
+                                  ("lr", -0.1, "non-negative"), ("lr", 0, "positive"),
+                                  ("schedule", "cosine", "'linear' or 'steps'"),
+                                  ("method", "XOR", "PE, EtC")]:
+        with pytest.raises(pihlib.PihError, match=f"training {field} must be .*{message}"):
+            TrainConfig(**{"method": "LE", field: value})
+
+
+@pytest.mark.parametrize("method", ["ELE", "PE"])
+def test_mixed_precision_path_on_cpu(method, small):
+    """The GPU's path (bf16 autocast, channels-last) on CPU: it trains, weights stay float32, and the
+    spectral normalisation is computed in float32."""
+    key = pihlib.keygen(method, seed=0)
+    config = TrainConfig(method, epochs=3, batch_size=64, lr=0.05, warmup_epochs=0.5)
+    r = train(config, *small, key=key, device="cpu", progress=False, mixed_precision=True)
+    losses = [h["loss"] for h in r.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    assert all(p.dtype == torch.float32 for p in r.model.parameters())
+    assert r.model.classifier.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    if method == "ELE":
+        adapter = r.model.adapter
+        assert adapter.u.dtype == torch.float32
+        adapter.eval()  # the power iteration's vector stays put: both calls start from the same one
+        with torch.autocast("cpu", torch.bfloat16):
+            mixed = adapter.normalised_weight()
+        assert torch.equal(mixed, adapter.normalised_weight())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_resumes(small, tmp_path):
+    key = pihlib.keygen("ELE", seed=0)
+    config = TrainConfig("ELE", epochs=2, batch_size=64, lr=0.05)
+    first = train(config, *small, key=key, device="cuda", checkpoint=tmp_path / "c.pt", stop_after_epochs=1,
+                  progress=False)
+    assert first.device.startswith("cuda") and len(first.history) == 1
+    resumed = train(config, *small, key=key, device="cuda", checkpoint=tmp_path / "c.pt", progress=False)
+    assert resumed.resumed_from_epoch == 1 and len(resumed.history) == 2
+    assert all(math.isfinite(h["loss"]) for h in resumed.history)

@@ -65,14 +65,15 @@ class BlockAdapter(nn.Module):
         """Each block's weight divided by its largest singular value (power iteration, as
         ``torch.nn.utils.spectral_norm``, batched over the blocks)."""
         w = self.weight
-        with torch.no_grad():
-            u = self.u[:, :, None]
-            for _ in range(self.power_iterations):
-                v = F.normalize(torch.bmm(w.transpose(1, 2), u), dim=1)
-                u = F.normalize(torch.bmm(w, v), dim=1)
-            if self.training:
-                self.u.copy_(u[:, :, 0])
-        sigma = torch.bmm(u.transpose(1, 2), torch.bmm(w, v)).flatten()
+        with torch.autocast(w.device.type, enabled=False):  # in float32, under mixed precision too
+            with torch.no_grad():
+                u = self.u[:, :, None]
+                for _ in range(self.power_iterations):
+                    v = F.normalize(torch.bmm(w.transpose(1, 2), u), dim=1)
+                    u = F.normalize(torch.bmm(w, v), dim=1)
+                if self.training:
+                    self.u.copy_(u[:, :, 0])
+            sigma = torch.bmm(u.transpose(1, 2), torch.bmm(w, v)).flatten()
         return w / sigma[:, None, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

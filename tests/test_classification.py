@@ -1,0 +1,82 @@
+"""The classification experiment (Tables 2 and 3): runs cached one by one, a time budget, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import pihlib
+from pihlib import classification, results
+
+PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 128, "n_search": 32,
+          "classifier": "fast", "epochs": 1, "batch_size": 32, "lr": 0.05, "schedule": "linear"}
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch, isolated_cache):
+    monkeypatch.setattr(results, "ROOT", tmp_path / "results")
+    return tmp_path / "results"
+
+
+def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys):
+    inputs = classification.load_inputs(PARAMS, cifar_npz)
+    out = classification.experiment(PARAMS, *inputs, preset="smoke", progress=False)
+    files = sorted(p.name for p in (root / "smoke" / classification.RUNS).iterdir())
+    assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
+    original, proposed = out["runs"]
+    assert (original["kind"], proposed["kind"]) == ("original", "proposed")
+    # the search's first candidate is the original key: the best of 3 is at least as good
+    assert proposed["rho"] >= original["rho"] > 0
+    assert out["plain"]["rho"] is None and out["plain"]["fingerprint"] is None
+    for r in out["runs"]:
+        assert 0 <= r["accuracy"] <= 1 and r["history"][0]["time_s"] > 0
+        assert r["provenance"]["data"]["sha256"] == inputs[0].source.sha256
+    stored = (root / "smoke" / classification.RUNS / "PE-proposed-seed0.json").read_text()
+    assert proposed["fingerprint"] in stored and '"arrays"' not in stored  # a fingerprint, never the key
+
+    table3 = out["table3"]
+    assert list(table3) == ["frog", "automobile", "horse"]
+    frog = table3["frog"]
+    assert set(frog) == {"test_index", "plain", "PE (proposed)"}
+    assert inputs[1].classes[int(inputs[1].labels[frog["test_index"]])] == "frog"
+    assert frog["plain"]["lpips"] == pytest.approx(0, abs=1e-6) and frog["PE (proposed)"]["lpips"] > 0.1
+    plain_image = inputs[1].images[frog["test_index"]].permute(1, 2, 0).numpy()
+    assert (classification.decode_png(frog["plain"]["image_png"]) == plain_image).all()
+    assert (classification.decode_png(frog["PE (proposed)"]["image_png"]) != plain_image).mean() > 0.5
+
+    # two seeds under a budget of 0 s: the three cached runs are reused, the first new one is not started
+    two = {**PARAMS, "seeds": [0, 1]}
+    with pytest.raises(classification.BudgetExhausted, match="3 of 5 runs done") as stop:
+        classification.experiment(two, *inputs, preset="smoke", budget_s=0, progress=False)
+    assert (stop.value.done, stop.value.total) == (3, 5)
+    again = classification.experiment(PARAMS, *inputs, preset="smoke", budget_s=0, progress=False)
+    assert all(r["provenance"]["reused"] for r in again["runs"])
+    assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in out["runs"]]
+
+    # the command line: all cached, so it reports; with a second seed and no budget left, exit code 3
+    common = ["--preset", "smoke", "--data", str(cifar_npz), "--device", "cpu"]
+    common += [a for k, v in PARAMS.items() if k != "seeds" for a in ("-p", k, json.dumps(v))]
+    assert classification.main([*common, "-p", "seeds", "[0]"]) == 0
+    report = capsys.readouterr().out
+    assert "PE   original  accuracy" in report and "plain:" in report
+    assert classification.main([*common, "-p", "seeds", "[0, 1]", "--budget-s", "0"]) == 3
+    assert "run again to go on" in capsys.readouterr().err
+    assert classification.main([*common, "-p", "epochs", "'many'"]) == 2
+    assert "training epochs must be a positive integer" in capsys.readouterr().err
+
+
+def test_table3_needs_its_classes(cifar_npz):
+    test = pihlib.load_cifar10("test", cifar_npz, count=3)  # a cat, two ships
+    with pytest.raises(pihlib.PihError, match="Table 3 needs a frog, automobile, horse"):
+        classification.table3_images(test)
+
+
+def test_summary_reads_time_to_target():
+    history = [{"epoch": 1, "test_accuracy": 0.9, "time_s": 10.0}, {"epoch": 2, "test_accuracy": 0.95,
+                                                                    "time_s": 20.0}]
+    runs = [{"method": "PE", "kind": "original", "seed": s, "accuracy": a, "rho": 0.3, "history": h}
+            for s, a, h in [(0, 0.95, history), (1, 0.91, history[:1])]]
+    v = classification.summary(runs)["PE"]["original"]
+    assert v["acc_mean"] == pytest.approx(93) and v["reached_target"] == "1/2" and v["to_target_mean"] == 20
+    assert v["time_mean"] == 15
