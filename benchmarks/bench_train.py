@@ -16,7 +16,7 @@ import torch
 
 import pihlib
 from pihlib.results import device_name
-from pihlib.train import TrainConfig, train
+from pihlib.train import TrainConfig, time_to_accuracy, train
 
 
 def main() -> None:
@@ -39,9 +39,8 @@ def main() -> None:
         key = None if method == "plain" else pihlib.keygen(method, seed=0)
         config = TrainConfig(method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
         r = train(config, tr.images, tr.labels, te.images, te.labels, key=key)
-        per_epoch = r.wall_time_s / len(r.history)
-        reached = next((h["epoch"] for h in r.history if h["test_accuracy"] >= args.target), None)
-        when = f"{reached * per_epoch:.1f} s (epoch {reached})" if reached else "not reached"
+        reached = time_to_accuracy(r.history, args.target)
+        when = "not reached" if reached is None else f"{reached:.1f} s of training"
         rates[method] = r.images_per_s
         print(f"{method:6} {r.images_per_s:10,.0f} images/s ({r.images_per_s / rates['plain']:.2f}x plain)  "
               f"final test accuracy {100 * r.test_accuracy:.2f} %  {100 * args.target:.0f} %: {when}")

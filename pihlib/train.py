@@ -31,8 +31,9 @@ from .results import device_name
 from .scramblers import scramble
 
 # Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
-# checkpoints wrong to resume (2: the authors' smoothness term and initialisation of U).
-CODE_VERSION = 2
+# checkpoints wrong to resume (2: the authors' smoothness term and initialisation of U; 3: each epoch's
+# training time in the history).
+CODE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ class TrainResult:
     config: TrainConfig
     test_accuracy: float
     history: list[dict] = field(default_factory=list)  # per epoch: loss, train accuracy, test accuracy
-    wall_time_s: float = 0.0
-    images_per_s: float = 0.0
+    wall_time_s: float = 0.0  # training time of all epochs (evaluation left out), across resumes
+    images_per_s: float = 0.0  # training images a second over all epochs
     device: str = ""
     resumed_from_epoch: int = 0
     model: nn.Module | None = None  # the trained network (not part of any record)
@@ -199,7 +200,6 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         history, start = state["history"], state["epoch"]
 
-    t0, seen = time.perf_counter(), 0
     for epoch in range(start, config.epochs):
         model.train()
         epoch_start = time.perf_counter()
@@ -223,12 +223,11 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             scheduler.step()
             loss_sum += loss.detach() * len(idx)
             correct += (logits.argmax(1) == y_all[idx]).sum()
-            seen += len(idx)
             if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
                 done = min((step + 1) * config.batch_size, len(x_all))
                 bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct.item() / done:.3f}")
         loss_mean, train_acc = loss_sum.item() / len(x_all), correct.item() / len(x_all)  # waits for the GPU
-        elapsed = (history[-1].get("time_s", 0.0) if history else 0.0) + time.perf_counter() - epoch_start
+        elapsed = (history[-1]["time_s"] if history else 0.0) + time.perf_counter() - epoch_start
         test_acc = evaluate(model, test_images, test_labels, key, mixed_precision=mp)
         history.append({"epoch": epoch + 1, "loss": loss_mean, "train_accuracy": train_acc,
                         "test_accuracy": test_acc, "time_s": round(elapsed, 3)})
@@ -242,9 +241,10 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             atomic_write_bytes(path, buf.getvalue())
         if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
             break
-    wall = time.perf_counter() - t0
-    return TrainResult(config, history[-1]["test_accuracy"] if history else float("nan"), history, wall,
-                       seen / wall if wall > 0 else 0.0, device_name(device), start, model.eval())
+    trained = history[-1]["time_s"] if history else float("nan")  # all epochs', those before a resume too
+    return TrainResult(config, history[-1]["test_accuracy"] if history else float("nan"), history, trained,
+                       len(history) * len(x_all) / trained if trained > 0 else float("nan"),
+                       device_name(device), start, model.eval())
 
 
 def time_to_accuracy(history: list[dict], target: float) -> float | None:

@@ -51,7 +51,7 @@ mkdir -p "$out"
 exec > >(tee "$out/log") 2>&1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/pih-site \
     "$dir"/*.whl
-export PYTHONPATH=/tmp/pih-site:$PWD PYTHONUNBUFFERED=1 PIH_CACHE=$PWD/$dir/cache PIH_SHARED=$PWD/$dir/shared
+export TQDM_MININTERVAL=5 PYTHONPATH=/tmp/pih-site:$PWD PYTHONUNBUFFERED=1 PIH_CACHE=$PWD/$dir/cache PIH_SHARED=$PWD/$dir/shared
 PIH_GIT_COMMIT="$(cat "$dir/git-commit") (copied)"
 export PIH_GIT_COMMIT
 device=${PIH_DEVICE:-cuda}  # PIH_DEVICE=cpu: a dry run of this script without a GPU
