@@ -173,6 +173,8 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = device.type == "cuda"
     mp = cuda if mixed_precision is None else mixed_precision
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(config.seed)
     generator = torch.Generator(device).manual_seed(config.seed)
     block = key.block_size if key is not None and key.block_size else 4
