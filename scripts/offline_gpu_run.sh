@@ -12,6 +12,11 @@
 #                                                          after BUDGET_S, default 420 s); writes
 #                                                          OUT/results-gpu.tgz and OUT/log. Exit code 3:
 #                                                          runs remain, run it again.
+#   scripts/offline_gpu_run.sh bench DIR OUT [ARGS ...]   there: benchmarks/bench_train.py on the bundle's data
+#                                                          (images/s and time to 93 % for plain, PE, LE)
+#
+# DIR is best a folder inside the repository that git ignores (.device/ is), sent along with the
+# working tree.
 #
 # The data is the project's JPEG copy of all 60,000 images (LOSSY, as every result's provenance says)
 # unless PIH_CIFAR10 names another source when bundling; a machine with internet needs none of this:
@@ -44,21 +49,29 @@ if [[ $cmd == bundle ]]; then
     exit 0
 fi
 
-[[ $cmd == run ]] || { echo "unknown command $cmd" >&2; exit 2; }
+[[ $cmd == run || $cmd == bench ]] || { echo "unknown command $cmd" >&2; exit 2; }
 out=${3:?an output folder}
-budget=${4:-420}
 mkdir -p "$out"
 exec > >(tee "$out/log") 2>&1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/pih-site \
     "$dir"/*.whl
-export TQDM_MININTERVAL=5 PYTHONPATH=/tmp/pih-site:$PWD PYTHONUNBUFFERED=1 PIH_CACHE=$PWD/$dir/cache PIH_SHARED=$PWD/$dir/shared
+export TQDM_MININTERVAL=5 PYTHONPATH=/tmp/pih-site:$PWD PYTHONUNBUFFERED=1 PIH_CACHE=$PWD/$dir/cache \
+    PIH_SHARED=$PWD/$dir/shared
 PIH_GIT_COMMIT="$(cat "$dir/git-commit") (copied)"
 export PIH_GIT_COMMIT
+data="$dir/$(cat "$dir/data-name")"
 device=${PIH_DEVICE:-cuda}  # PIH_DEVICE=cpu: a dry run of this script without a GPU
 python3 -c "import torch; print('torch', torch.__version__, 'on', torch.cuda.get_device_name() if '$device' == 'cuda' else '$device')"
+
+if [[ $cmd == bench ]]; then
+    python3 benchmarks/bench_train.py --data "$data" "${@:4}"
+    exit
+fi
+
+budget=${4:-420}
 python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_scramblers.py -k "cuda or CUDA" || true
 rc=0
-python3 -m pihlib.classification --preset gpu --data "$dir/$(cat "$dir/data-name")" --budget-s "$budget" \
-    --device "$device" "${@:5}" || rc=$?
+python3 -m pihlib.classification --preset gpu --data "$data" --budget-s "$budget" --device "$device" "${@:5}" \
+    || rc=$?
 tar czf "$out/results-gpu.tgz" results/gpu 2>/dev/null || { rm -f "$out/results-gpu.tgz"; echo "no gpu results yet"; }
 exit $rc
