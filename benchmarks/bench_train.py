@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("PIH_CIFAR10"))
     ap.add_argument("--methods", nargs="+", default=["PE", "LE"])
     ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--classifier", default="fast", choices=["fast", "resnet18", "pyramidnet"])
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=0.2)
@@ -33,11 +34,13 @@ def main() -> None:
     tr = pihlib.load_cifar10("train", args.data, count=args.n_train)
     te = pihlib.load_cifar10("test", args.data)
     print(f"{len(tr)} training images ({tr.source.kind}, {'lossless' if tr.source.lossless else 'LOSSY'}), "
-          f"{len(te)} test images, {args.epochs} epochs, on {device_name()}, torch {torch.__version__}")
+          f"{len(te)} test images, {args.classifier}, {args.epochs} epochs, on {device_name()}, "
+          f"torch {torch.__version__}")
     rates = {}
     for method in ["plain", *args.methods]:
         key = None if method == "plain" else pihlib.keygen(method, seed=0)
-        config = TrainConfig(method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+        config = TrainConfig(method, classifier=args.classifier, epochs=args.epochs,
+                             batch_size=args.batch_size, lr=args.lr)
         r = train(config, tr.images, tr.labels, te.images, te.labels, key=key)
         reached = time_to_accuracy(r.history, args.target)
         when = "not reached" if reached is None else f"{reached:.1f} s of training"

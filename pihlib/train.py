@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ._io import atomic_write_bytes
 from .errors import PihError
 from .keys import Key
-from .models import FastNet, PyramidNetShakeDrop, adapter_for
+from .models import FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
 from .results import device_name
 from .scramblers import scramble
 
@@ -35,11 +35,13 @@ from .scramblers import scramble
 # training time in the history).
 CODE_VERSION = 3
 
+CLASSIFIERS = {"fast": FastNet, "resnet18": ResNet18, "pyramidnet": PyramidNetShakeDrop}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     method: str  # "PE", "EtC", "LE", "ELE", or "plain" (no scrambling)
-    classifier: str = "fast"  # "fast" (airbench-style) or "pyramidnet" (ShakeDrop PyramidNet-110, alpha 270)
+    classifier: str = "fast"  # "fast" (airbench-style), "resnet18", "pyramidnet" (ShakeDrop PyramidNet-110)
     epochs: int = 10
     batch_size: int = 256
     lr: float = 0.1
@@ -58,8 +60,8 @@ class TrainConfig:
 
         if self.method not in ("PE", "EtC", "LE", "ELE", "plain"):
             raise bad("method", "PE, EtC, LE, ELE or plain")
-        if self.classifier not in ("fast", "pyramidnet"):
-            raise bad("classifier", "'fast' or 'pyramidnet'")
+        if self.classifier not in CLASSIFIERS:
+            raise bad("classifier", "one of " + ", ".join(repr(c) for c in CLASSIFIERS))
         if self.schedule not in ("linear", "steps"):
             raise bad("schedule", "'linear' or 'steps'")
         for name in ("epochs", "batch_size"):
@@ -98,7 +100,7 @@ class ScrambledClassifier(nn.Module):
         super().__init__()
         self.adapter = adapter_for(config.method, shape, block_size)
         c = self.adapter.out_channels
-        self.classifier = FastNet(c) if config.classifier == "fast" else PyramidNetShakeDrop(c)
+        self.classifier = CLASSIFIERS[config.classifier](c)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.adapter(x)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import pihlib
-from pihlib.models import BlockAdapter, FastNet, LEAdapter, PyramidNetShakeDrop, adapter_for
+from pihlib.models import BlockAdapter, FastNet, LEAdapter, PyramidNetShakeDrop, ResNet18, adapter_for
 from pihlib.train import TrainConfig, augment, train
 
 
@@ -71,6 +71,9 @@ def test_spectral_normalisation_of_each_block():
 
 def test_classifiers():
     assert FastNet(16)(torch.rand(2, 16, 32, 32)).shape == (2, 10)
+    resnet = ResNet18(16)
+    assert resnet(torch.rand(2, 16, 32, 32)).shape == (2, 10)
+    assert 11.1e6 < sum(p.numel() for p in ResNet18(3).parameters()) < 11.2e6  # the CIFAR ResNet-18
     net = PyramidNetShakeDrop(3)
     assert 28.4e6 < sum(p.numel() for p in net.parameters()) < 28.6e6  # PyramidNet-110, alpha 270
     small = PyramidNetShakeDrop(16, depth=8, alpha=12)
@@ -130,7 +133,8 @@ def test_bad_training_requests(small):
         train(TrainConfig("LE", epochs=1), *small, key=None, device="cpu")
     with pytest.raises(pihlib.PihError, match="the key is for PE"):
         train(TrainConfig("LE", epochs=1), *small, key=pihlib.keygen("PE"), device="cpu")
-    with pytest.raises(pihlib.PihError, match="classifier must be 'fast' or 'pyramidnet', got 'vit'"):
+    with pytest.raises(pihlib.PihError,
+                       match="classifier must be one of 'fast', 'resnet18', 'pyramidnet', got 'vit'"):
         TrainConfig("LE", epochs=1, classifier="vit")
     for field, value, message in [("epochs", "many", "a positive integer"), ("batch_size", 0, "positive"),
                                   ("lr", -0.1, "non-negative"), ("lr", 0, "positive"),

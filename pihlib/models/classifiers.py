@@ -1,4 +1,5 @@
-"""Classifiers: ShakeDrop PyramidNet (the paper's) and a fast airbench-style network (the presets').
+"""Classifiers: ShakeDrop PyramidNet (the paper's), a fast airbench-style network (the presets'), and
+the CIFAR ResNet-18, a common middle ground (about 11M parameters) for trying other budgets.
 
 Both take any number of input channels: 3 for PE (no adaptation network), 16 after the LE, ELE and
 EtC adaptation networks.
@@ -99,3 +100,39 @@ class FastNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.adaptive_max_pool2d(self.features(x), 1).flatten(1)
         return self.head(h) / 9  # airbench's logit scale
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 (He et al. 2016) for 32 x 32 images: a 3 x 3 stem without pooling, then four stages
+    of two basic blocks (64, 128, 256, 512 channels)."""
+
+    def __init__(self, in_channels: int = 3, classes: int = 10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
+                                  nn.ReLU(inplace=True))
+        blocks, c = [], 64
+        for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            blocks += [_BasicBlock(c, width, stride), _BasicBlock(width, width, 1)]
+            c = width
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1))
