@@ -174,3 +174,12 @@ def test_cuda_training_resumes(small, tmp_path):
     resumed = train(config, *small, key=key, device="cuda", checkpoint=tmp_path / "c.pt", progress=False)
     assert resumed.resumed_from_epoch == 1 and len(resumed.history) == 2
     assert all(math.isfinite(h["loss"]) for h in resumed.history)
+
+
+def test_smoothness_in_float32_under_bf16():
+    g = torch.Generator().manual_seed(0)
+    features = torch.rand(8, 16, 32, 32, generator=g)
+    exact = BlockAdapter.smoothness(features.double())
+    rounded = features.bfloat16()  # what the adapter gives under autocast
+    assert BlockAdapter.smoothness(rounded).dtype == torch.float32
+    assert BlockAdapter.smoothness(rounded).item() == pytest.approx(exact.item(), rel=1e-2)

@@ -96,9 +96,10 @@ class BlockAdapter(nn.Module):
     def smoothness(features: torch.Tensor) -> torch.Tensor:
         """L_s per image: see the module docstring."""
         _, c, h, w = features.shape
-        f = features[:, :3, :-1, :]
+        first = features[:, :3].float()  # a sum of many squares: float32 also under mixed precision
+        f = first[:, :, :-1, :]
         corner = f[..., :-1]
-        tv = ((corner - features[:, :3, 1:, :-1]) ** 2 + (corner - f[..., 1:]) ** 2).sum()
+        tv = ((corner - first[:, :, 1:, :-1]) ** 2 + (corner - f[..., 1:]) ** 2).sum()
         return tv / ((h - 1) * w * c) / len(features)
 
     def extra_loss(self, features: torch.Tensor) -> torch.Tensor:
