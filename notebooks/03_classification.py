@@ -67,15 +67,31 @@ def pm(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f}" + ("" if np.isnan(sd) else f" ± {sd:.{digits}f}")
 
 
-rows = {}
-for m, kinds in S.items():
-    for kind, v in kinds.items():
-        p = paper.TABLE2[m][kind]
-        rows[(m, kind)] = {"accuracy % (ours)": pm(v["acc_mean"], v["acc_sd"], 2),
-                           "accuracy % (paper)": pm(p["acc_mean"], p["acc_sd"], 2),
-                           "PIH (ours)": pm(v["rho_mean"], v["rho_sd"], 4),
-                           "PIH (paper)": pm(p["pih_mean"], p["pih_sd"], 4)}
-table2 = pd.DataFrame(rows).T.rename_axis(["method", "key"])
+def table2_frame(summary: dict) -> pd.DataFrame:
+    rows = {}
+    for m, kinds in summary.items():
+        for kind, v in kinds.items():
+            p = paper.TABLE2[m][kind]
+            rows[(m, kind)] = {"accuracy % (ours)": pm(v["acc_mean"], v["acc_sd"], 2),
+                               "accuracy % (paper)": pm(p["acc_mean"], p["acc_sd"], 2),
+                               "PIH (ours)": pm(v["rho_mean"], v["rho_sd"], 4),
+                               "PIH (paper)": pm(p["pih_mean"], p["pih_sd"], 4)}
+    return pd.DataFrame(rows).T.rename_axis(["method", "key"])
+
+
+def seconds(t: float | None) -> str:
+    return "-" if t is None else f"{t:.1f}"
+
+
+def timing_frame(summary: dict, target: float) -> pd.DataFrame:
+    return pd.DataFrame({
+        (m, kind): {"training time a run (s)": seconds(v["time_mean"]),
+                    f"runs reaching {target:.0f} %": v["reached_target"],
+                    f"time to {target:.0f} % (s)": seconds(v["to_target_mean"])}
+        for m, kinds in summary.items() for kind, v in kinds.items()}).T.rename_axis(["method", "key"])
+
+
+table2 = table2_frame(S)
 for m in presets.METHODS:  # every key the reproduction page asks for, also for methods not run here
     for kind in ("original", "proposed"):
         v = S.get(m, {}).get(kind)
@@ -93,19 +109,9 @@ display(Markdown(f"A classifier trained on the plain images under the same setti
 
 # %%
 target = 100 * classification.TARGET_ACCURACY
-
-
-def seconds(t: float | None) -> str:
-    return "-" if t is None else f"{t:.1f}"
-
-
-timing = pd.DataFrame({
-    (m, kind): {"training time a run (s)": seconds(v["time_mean"]),
-                f"runs reaching {target:.0f} %": v["reached_target"],
-                f"time to {target:.0f} % (s)": seconds(v["to_target_mean"])}
-    for m, kinds in S.items() for kind, v in kinds.items()}).T.rename_axis(["method", "key"])
 display(Markdown(f"Training time per run (evaluation left out) and the time to the `gpu` preset's target, "
                  f"{target:.0f} % test accuracy, over the runs that reached it:"))
+timing = timing_frame(S, target)
 display(timing)
 
 # %%
@@ -119,6 +125,30 @@ ax.set_xlabel("epoch")
 ax.set_ylabel("test accuracy (%)")
 ax.legend(fontsize=7, ncol=2)
 fig.tight_layout()
+
+# %% [markdown]
+# ## The `gpu` preset's runs, as far as they are committed
+#
+# The `gpu` preset trains on all 50,000 training images and needs a GPU. Its runs are committed to
+# `results/gpu/classification-runs/` as they are computed (`python -m pihlib.classification --preset
+# gpu`, in pieces if need be), and shown here whatever preset this book was built at.
+
+# %%
+G = classification.stored_runs("gpu", presets.params("03_classification", "gpu"))
+if preset == "gpu":
+    display(Markdown("This book is built at the `gpu` preset: its runs are the tables above."))
+elif not G["runs"]:
+    display(Markdown(f"**No `gpu`-preset runs are committed yet** (0 of {G['total']}): the paper-level "
+                     "accuracies are still to be computed on a GPU."))
+else:
+    done = len(G["runs"]) + (G["plain"] is not None)
+    display(Markdown(results.provenance_markdown(G["runs"] + ([G["plain"]] if G["plain"] else []),
+                                                 title=f"{done} of the {G['total']} `gpu`-preset runs")))
+    GS = classification.summary(G["runs"])
+    display(table2_frame(GS))
+    if G["plain"]:
+        display(Markdown(f"Plain images, same settings: {100 * G['plain']['accuracy']:.2f} % test accuracy."))
+    display(timing_frame(GS, target))
 
 # %% [markdown]
 # ## Table 3: three test images, plain and scrambled with the proposed keys

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import sys
 import time
 from dataclasses import asdict
@@ -118,10 +119,14 @@ def table3_column(test_set: ImageSet, model: torch.nn.Module, key: Key | None) -
     return out
 
 
-def _run_params(method: str, kind: str, seed: int, params: dict, train_set: ImageSet) -> dict:
+def _run_name(method: str, kind: str, seed: int) -> str:
+    return f"{RUNS}/plain-seed{seed}" if kind == "plain" else f"{RUNS}/{method}-{kind}-seed{seed}"
+
+
+def _run_params(method: str, kind: str, seed: int, params: dict, data_sha256: str) -> dict:
     cfg = TrainConfig(method, seed=seed, **{k: params[k] for k in TRAIN_PARAMS})
     return {"method": method, "kind": kind, "seed": seed, "config": asdict(cfg), "code_version": CODE_VERSION,
-            "n_train": params["n_train"], "n_test": params["n_test"], "data_sha256": train_set.source.sha256,
+            "n_train": params["n_train"], "n_test": params["n_test"], "data_sha256": data_sha256,
             **({} if kind == "plain" else {"n_search": params["n_search"]}),
             **({"trials": params["trials"]} if kind == "proposed" else {})}
 
@@ -156,8 +161,8 @@ def experiment(params: dict, train_set: ImageSet, test_set: ImageSet, search_ima
     start, longest, out = time.perf_counter(), 0.0, []
     bar = tqdm(todo, desc="classification runs", unit="run", disable=not progress)
     for done, (method, kind, seed) in enumerate(bar):
-        name = f"{RUNS}/{method}-{kind}-seed{seed}" if kind != "plain" else f"{RUNS}/plain-seed{seed}"
-        run_params = _run_params(method, kind, seed, params, train_set)
+        name = _run_name(method, kind, seed)
+        run_params = _run_params(method, kind, seed, params, train_set.source.sha256)
         record = results.lookup(preset, name, run_params)
         if record is None:
             if budget_s is not None and time.perf_counter() - start + longest > budget_s:
@@ -174,6 +179,26 @@ def experiment(params: dict, train_set: ImageSet, test_set: ImageSet, search_ima
     plain = out[0]
     runs = out[1:]
     return {"runs": runs, "plain": plain, "table3": assemble_table3(plain, runs, params["seeds"][0])}
+
+
+def stored_runs(preset: str, params: dict) -> dict:
+    """The runs of ``params`` already stored at ``preset``, on whatever data they were computed (their
+    provenance says which); nothing is computed. Returns ``{"runs", "plain", "total"}``: the stored
+    key runs, the plain run (or None) and the number of runs ``params`` asks for."""
+    todo = jobs(params["methods"], params["seeds"])
+    found = []
+    for method, kind, seed in todo:
+        try:
+            record = json.loads((results.ROOT / preset / f"{_run_name(method, kind, seed)}.json").read_text())
+            stored = {k: v for k, v in record["params"].items() if k != "data_sha256"}
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+            continue
+        want = _run_params(method, kind, seed, params, "")
+        del want["data_sha256"]
+        if stored == want:
+            found.append({**record["result"], "provenance": record["provenance"]})
+    plain = next((r for r in found if r["kind"] == "plain"), None)
+    return {"runs": [r for r in found if r["kind"] != "plain"], "plain": plain, "total": len(todo)}
 
 
 def assemble_table3(plain: dict, runs: list[dict], seed: int) -> dict:

@@ -45,6 +45,13 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert (classification.decode_png(frog["plain"]["image_png"]) == plain_image).all()
     assert (classification.decode_png(frog["PE (proposed)"]["image_png"]) != plain_image).mean() > 0.5
 
+    # what is stored, read without data and without computing: only runs of the same parameters
+    stored = classification.stored_runs("smoke", PARAMS)
+    assert stored["total"] == 3 and stored["plain"]["accuracy"] == out["plain"]["accuracy"]
+    assert [r["fingerprint"] for r in stored["runs"]] == [r["fingerprint"] for r in out["runs"]]
+    other = classification.stored_runs("smoke", {**PARAMS, "epochs": 2, "seeds": [0, 1]})
+    assert other == {"runs": [], "plain": None, "total": 5}
+
     # two seeds under a budget of 0 s: the three cached runs are reused, the first new one is not started
     two = {**PARAMS, "seeds": [0, 1]}
     with pytest.raises(classification.BudgetExhausted, match="3 of 5 runs done") as stop:
