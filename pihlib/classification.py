@@ -67,6 +67,10 @@ def load_inputs(params: dict, data: str | None = None) -> tuple[ImageSet, ImageS
 def jobs(methods: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
     """(method, kind, seed) of every run, in the order they are run: the classifier on plain images
     first, then seed by seed, so a budget that cuts the list short leaves every method a run."""
+    if not isinstance(seeds, list | tuple) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise PihError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    if not isinstance(methods, list | tuple) or not all(m in presets.METHODS for m in methods):
+        raise PihError(f"methods must be a list drawn from {presets.METHODS}, got {methods!r}")
     return [("plain", "plain", seeds[0])] + [(m, k, s) for s in seeds for m in methods for k in KINDS]
 
 

@@ -71,6 +71,10 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert "run again to go on" in capsys.readouterr().err
     assert classification.main([*common, "-p", "epochs", "'many'"]) == 2
     assert "training epochs must be a positive integer" in capsys.readouterr().err
+    assert classification.main([*common, "-p", "seeds", "[]"]) == 2
+    assert "seeds must be a non-empty list of integers" in capsys.readouterr().err
+    assert classification.main([*common, "-p", "seeds", "[0]", "-p", "methods", "['XOR']"]) == 2
+    assert "methods must be a list drawn from" in capsys.readouterr().err
 
 
 def test_table3_needs_its_classes(cifar_npz):
