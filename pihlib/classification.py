@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -136,9 +135,10 @@ def _run_params(method: str, kind: str, seed: int, params: dict, data_sha256: st
 
 
 def _train_run(run_params: dict, trials: int, train_set: ImageSet, test_set: ImageSet,
-               scorer: CachedScorer | None, preset: str, device: torch.device, progress: bool) -> dict:
+               search_images: torch.Tensor, scorer: CachedScorer | None, preset: str, device: torch.device,
+               progress: bool) -> dict:
     method, kind, seed = run_params["method"], run_params["kind"], run_params["seed"]
-    key = None if kind == "plain" else _key(method, kind, seed, trials, scorer, scorer.scorer.images)
+    key = None if kind == "plain" else _key(method, kind, seed, trials, scorer, search_images)
     cfg = TrainConfig(**run_params["config"])
     ckpt = checkpoint_dir(preset) / f"{method}-{kind}-{seed}-{cfg.digest()}.pt"
     r = train(cfg, train_set.images, train_set.labels, test_set.images, test_set.labels, key=key,
@@ -161,6 +161,7 @@ def experiment(params: dict, train_set: ImageSet, test_set: ImageSet, search_ima
     todo = jobs(params["methods"], params["seeds"])
     table3_images(test_set)  # fail before any training if Table 3 cannot be made
     data = train_set.source.as_dict()
+    search_images = search_images.to(device)
     scorer = None
     start, longest, out = time.perf_counter(), 0.0, []
     bar = tqdm(todo, desc="classification runs", unit="run", disable=not progress)
@@ -172,11 +173,11 @@ def experiment(params: dict, train_set: ImageSet, test_set: ImageSet, search_ima
             if budget_s is not None and time.perf_counter() - start + longest > budget_s:
                 raise BudgetExhausted(done, len(todo), budget_s)
             if scorer is None and kind != "plain":
-                scorer = CachedScorer(search_images.to(device))
+                scorer = CachedScorer(search_images)
             bar.set_postfix_str(f"{method} {kind} seed {seed}")
             t0 = time.perf_counter()
-            compute = partial(_train_run, run_params, params["trials"], train_set, test_set, scorer, preset,
-                              device, progress)
+            compute = partial(_train_run, run_params, params["trials"], train_set, test_set, search_images,
+                              scorer, preset, device, progress)
             record = results.cached(preset, name, run_params, compute, data=data, assets=["alexnet"])
             longest = max(longest, time.perf_counter() - t0)
         out.append({**record["result"], "provenance": record["provenance"]})
@@ -192,14 +193,9 @@ def stored_runs(preset: str, params: dict) -> dict:
     todo = jobs(params["methods"], params["seeds"])
     found = []
     for method, kind, seed in todo:
-        try:
-            record = json.loads((results.ROOT / preset / f"{_run_name(method, kind, seed)}.json").read_text())
-            stored = {k: v for k, v in record["params"].items() if k != "data_sha256"}
-        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
-            continue
-        want = _run_params(method, kind, seed, params, "")
-        del want["data_sha256"]
-        if stored == want:
+        record = results.load(preset, _run_name(method, kind, seed))
+        want = _run_params(method, kind, seed, params, "")  # any data: compared without its hash
+        if record is not None and {**record["params"], "data_sha256": ""} == want:
             found.append({**record["result"], "provenance": record["provenance"]})
     plain = next((r for r in found if r["kind"] == "plain"), None)
     return {"runs": [r for r in found if r["kind"] != "plain"], "plain": plain, "total": len(todo)}

@@ -68,16 +68,22 @@ def environment() -> dict[str, Any]:
             "host": platform.node()}
 
 
-def lookup(preset: str, name: str, params: dict) -> dict | None:
-    """The stored record of ``name`` if it was computed with ``params`` (marked ``reused``), else None."""
-    path = ROOT / preset / f"{name}.json"
+def load(preset: str, name: str) -> dict | None:
+    """The stored record of ``name`` (marked ``reused``), whatever its parameters; None if there is
+    none or it is damaged (then it is computed again)."""
     try:
-        record = json.loads(path.read_text())
-        if record["provenance"]["params_sha256"] == params_hash(params):
-            record["provenance"]["reused"] = True
-            return record
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
-        pass  # missing, or damaged: computed again
+        record = json.loads((ROOT / preset / f"{name}.json").read_text())
+        record["provenance"]["reused"] = True
+        return record if isinstance(record.get("params"), dict) else None
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def lookup(preset: str, name: str, params: dict) -> dict | None:
+    """The stored record of ``name`` if it was computed with ``params``, else None."""
+    record = load(preset, name)
+    if record is not None and record["provenance"].get("params_sha256") == params_hash(params):
+        return record
     return None
 
 

@@ -27,6 +27,7 @@ from ._io import atomic_write_bytes
 from .errors import PihError
 from .keys import Key
 from .models import FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
+from .presets import METHODS
 from .results import device_name
 from .scramblers import scramble
 
@@ -58,8 +59,8 @@ class TrainConfig:
         def bad(name: str, want: str) -> PihError:
             return PihError(f"training {name} must be {want}, got {getattr(self, name)!r}")
 
-        if self.method not in ("PE", "EtC", "LE", "ELE", "plain"):
-            raise bad("method", "PE, EtC, LE, ELE or plain")
+        if self.method not in (*METHODS, "plain"):
+            raise bad("method", f"{', '.join(METHODS)} or plain")
         if self.classifier not in CLASSIFIERS:
             raise bad("classifier", "one of " + ", ".join(repr(c) for c in CLASSIFIERS))
         if self.schedule not in ("linear", "steps"):
