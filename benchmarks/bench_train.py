@@ -1,10 +1,18 @@
-"""Training speed on scrambled CIFAR-10: images/s on the device used, and time to a target accuracy.
+"""Training recipes side by side at equal wall time: test accuracy on scrambled CIFAR-10.
 
-The baseline, in the same process and with the same settings, is training on the plain images: the
-ratio is what scrambling (and the adaptation network) costs. Target for the gpu preset: PE and LE at
-93 % test accuracy in under 2 minutes each on one H100.
+Each recipe trains plain, PE and LE (by default) for about ``--seconds`` of training: a short
+calibration run measures the recipe's images a second on this device, and the number of epochs is
+set from it (the schedules depend on the run's length, so it is fixed before the run), rounded: the
+training times differ by up to half an epoch, and each is printed. The baseline, in the same
+process, is the previous gpu preset's recipe: FastNet, classic SGD, batch 512 at lr 0.2 (the learning
+rate scaled linearly with ``--batch-size``). On 2 CPU cores the default is the project's proxy for the
+GPU runs: 10,000 JPEG training images, 2,000 test images, 3 minutes a run.
 
-    python benchmarks/bench_train.py [--data PATH] [--methods PE LE] [--epochs 20] [--target 0.93]
+    python benchmarks/bench_train.py [--data PATH] [--methods plain PE LE] [--recipes fastnet airbench]
+        [--n-train 10000] [--n-test 2000] [--seconds 180] [--batch-size 256] [--target 0.93]
+
+On a GPU (the whole training set, the presets' batch sizes): ``--n-train 50000 --n-test 10000
+--batch-size 1024 --seconds 30``.
 """
 
 from __future__ import annotations
@@ -18,35 +26,71 @@ import pihlib
 from pihlib.results import device_name
 from pihlib.train import TrainConfig, time_to_accuracy, train
 
+# name -> (description, TrainConfig options); batch_size comes from the command line
+RECIPES = {
+    "fastnet": ("FastNet, classic SGD (the previous gpu preset)",
+                {"recipe": "classic", "classifier": "fast"}),
+    "airbench": ("airbench95's recipe, whitened on what the first layer sees", {"recipe": "airbench"}),
+    "airbench-learned": ("airbench95's recipe, a trainable first layer instead of the whitening",
+                         {"recipe": "airbench", "whiten": False}),
+}
+
+
+def config(recipe: str, method: str, batch_size: int, epochs: int) -> TrainConfig:
+    options = dict(RECIPES[recipe][1])
+    if options["recipe"] == "classic":
+        options["lr"] = 0.2 * batch_size / 512
+    return TrainConfig(method, batch_size=batch_size, epochs=epochs, **options)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("PIH_CIFAR10"))
-    ap.add_argument("--methods", nargs="+", default=["PE", "LE"])
-    ap.add_argument("--n-train", type=int, default=None)
-    ap.add_argument("--classifier", default="fast", choices=["fast", "resnet18", "pyramidnet"])
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--lr", type=float, default=0.2)
+    ap.add_argument("--data", default=os.environ.get("PIH_CIFAR10",
+                                                     "../shared/data/cifar10-jpeg-60k.tar.gz"))
+    ap.add_argument("--methods", nargs="+", default=["plain", "PE", "LE"])
+    ap.add_argument("--recipes", nargs="+", default=["fastnet", "airbench"], choices=list(RECIPES))
+    ap.add_argument("--n-train", type=int, default=10000)
+    ap.add_argument("--n-test", type=int, default=2000)
+    ap.add_argument("--seconds", type=float, default=180, help="training time a run")
+    ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--target", type=float, default=0.93)
+    ap.add_argument("--device", default=None)
     args = ap.parse_args()
 
     tr = pihlib.load_cifar10("train", args.data, count=args.n_train)
-    te = pihlib.load_cifar10("test", args.data)
+    te = pihlib.load_cifar10("test", args.data, count=args.n_test)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     print(f"{len(tr)} training images ({tr.source.kind}, {'lossless' if tr.source.lossless else 'LOSSY'}), "
-          f"{len(te)} test images, {args.classifier}, {args.epochs} epochs, on {device_name()}, "
-          f"torch {torch.__version__}")
-    rates = {}
-    for method in ["plain", *args.methods]:
+          f"{len(te)} test images, about {args.seconds:.0f} s of training a run, batch {args.batch_size}, "
+          f"on {device_name(device)}, torch {torch.__version__}", flush=True)
+    for recipe in args.recipes:
+        print(f"  {recipe}: {RECIPES[recipe][0]}")
+    calibration = slice(0, 4 * args.batch_size)
+    accuracy: dict[tuple[str, str], float] = {}
+    seconds: dict[tuple[str, str], float] = {}
+    for method in args.methods:
         key = None if method == "plain" else pihlib.keygen(method, seed=0)
-        config = TrainConfig(method, classifier=args.classifier, epochs=args.epochs,
-                             batch_size=args.batch_size, lr=args.lr)
-        r = train(config, tr.images, tr.labels, te.images, te.labels, key=key)
-        reached = time_to_accuracy(r.history, args.target)
-        when = "not reached" if reached is None else f"{reached:.1f} s of training"
-        rates[method] = r.images_per_s
-        print(f"{method:6} {r.images_per_s:10,.0f} images/s ({r.images_per_s / rates['plain']:.2f}x plain)  "
-              f"final test accuracy {100 * r.test_accuracy:.2f} %  {100 * args.target:.0f} %: {when}")
+        for recipe in args.recipes:
+            probe = train(config(recipe, method, args.batch_size, 1), tr.images[calibration],
+                          tr.labels[calibration], te.images[:args.batch_size], te.labels[:args.batch_size],
+                          key=key, device=device, progress=False)
+            epochs = max(1, round(args.seconds * probe.images_per_s / len(tr)))
+            r = train(config(recipe, method, args.batch_size, epochs), tr.images, tr.labels, te.images,
+                      te.labels, key=key, device=device, progress=False)
+            accuracy[method, recipe] = r.test_accuracy
+            seconds[method, recipe] = r.wall_time_s
+            reached = time_to_accuracy(r.history, args.target)
+            plain_acc = r.history[-1]["test_accuracy"]
+            print(f"{method:6} {recipe:17} {epochs:3d} epochs {r.wall_time_s:7.1f} s "
+                  f"{r.images_per_s:8,.0f} images/s  test accuracy {100 * r.test_accuracy:6.2f} % "
+                  f"(without TTA {100 * plain_acc:6.2f} %)  {100 * args.target:.0f} %: "
+                  f"{'not reached' if reached is None else f'{reached:.1f} s'}", flush=True)
+    base = args.recipes[0]
+    for recipe in args.recipes[1:]:
+        gains = ", ".join(f"{m} {100 * (accuracy[m, recipe] - accuracy[m, base]):+.2f} "
+                          f"({seconds[m, recipe]:.0f} s against {seconds[m, base]:.0f} s)"
+                          for m in args.methods)
+        print(f"{recipe} against {base} at about equal training time (points of test accuracy): {gains}")
 
 
 if __name__ == "__main__":

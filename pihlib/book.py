@@ -13,13 +13,13 @@ builds ``<dest>/html`` with warnings as errors. Expensive results are cached in 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from ._cli import Parser, run_command
 from .errors import PihError
 from .presets import PRESETS, parse_value
 
@@ -94,24 +94,23 @@ def _overrides(pairs: list[list[str]]) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pihlib.book", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = Parser(prog="python -m pihlib.book", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     b = sub.add_parser("build", help="execute the notebooks at a preset and build the HTML book")
     b.add_argument("--preset", default="cpu", choices=list(PRESETS))
     b.add_argument("--dest", type=Path, default=ROOT / "_build", help="build folder (default _build)")
     b.add_argument("-p", nargs=2, action="append", default=[], metavar=("NOTEBOOK.NAME", "VALUE"),
                    help="override one parameter, e.g. -p 02_key_search.trials 50")
     sub.add_parser("mathjax", help="install MathJax 3 for offline math")
-    args = ap.parse_args(argv)
-    try:
+
+    def body() -> None:
+        args = ap.parse_args(argv)
         if args.command == "mathjax":
             print(mathjax())
         else:
             build(args.preset, args.dest.resolve(), _overrides(args.p))
-    except PihError as e:
-        print(f"pihlib.book: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command("pihlib.book", body)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The ``pih`` command: key generation, scrambling and unscrambling of PNG files, fingerprints.
 
-Every bad input ends with one line on stderr and exit status 2, before any output file is written.
+Every bad input ends with one line on stderr and exit status 2, before any output file is written; an
+existing file is replaced only with ``--force``; the outputs of one call appear all or none; Ctrl-C
+ends with status 130 (see ``pihlib._cli``).
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import struct
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +20,16 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from ._io import atomic_write_bytes
+from ._cli import Parser, check_output_file, run_command, write_files_together
 from .data import SPLITS, load_cifar10
 from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
 from .metrics import CONVENTIONS, metric, metric_names
-from .scramblers import CHANNEL_MAPS, METHODS, index_map, keygen, scramble, unscramble
+from .scramblers import CHANNEL_MAPS, MAX_PIXELS, METHODS, index_map, keygen, scramble, unscramble
 
 PROGRESS_FROM = 32  # files; fewer finish too quickly for a progress bar to help (shown on a terminal)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2
-        raise PihError(message)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -41,10 +41,10 @@ def _shape(text: str) -> tuple[int, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pih", description="Scramble images with keys (PE, EtC, LE, ELE), "
+    p = Parser(prog="pih", description="Scramble images with keys (PE, EtC, LE, ELE), "
                 "after Madono et al., 'Scrambling Parameter Generation to Improve Perceptual "
                 "Information Hiding'.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     k = sub.add_parser("keygen", help="draw a random key and write it (mode 0600)")
     k.add_argument("method", metavar="METHOD", choices=METHODS, help=" | ".join(METHODS))
     k.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy)")
@@ -54,11 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--channel-maps", choices=CHANNEL_MAPS, default=None,
                    help="PE, EtC: 'authors-aliased' reproduces the authors' lossy channel step")
     k.add_argument("-o", "--output", required=True, metavar="KEYFILE")
+    k.add_argument("--force", action="store_true", help="replace an existing KEYFILE")
     for name, verb in (("scramble", "scramble"), ("unscramble", "unscramble")):
         s = sub.add_parser(name, help=f"{verb} PNG images; outputs keep their file names")
         s.add_argument("keyfile", metavar="KEYFILE")
         s.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
         s.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+        s.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     f = sub.add_parser("fingerprint", help="print a key file's fingerprint")
     f.add_argument("keyfile", metavar="KEYFILE")
     ks = sub.add_parser("keysearch", help="Algorithm 1: keep the key with the highest rho (mean LPIPS) "
@@ -78,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="LPIPS input convention of rho (default: the authors', [0,1] fed as is)")
     ks.add_argument("--json", action="store_true", help="print every candidate's fingerprint and rho as JSON")
     ks.add_argument("-o", "--output", required=True, metavar="KEYFILE")
+    ks.add_argument("--force", action="store_true", help="replace an existing KEYFILE")
     m = sub.add_parser("metric", help="an image metric of PNG files: REF and DIST, or one image for a "
                        "no-reference metric; folders of PNGs compare as sets (FID) or pairwise (mean)")
     m.add_argument("name", metavar="NAME", choices=metric_names(), help=" | ".join(metric_names()))
@@ -89,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_set(item: str) -> torch.Tensor:
+def _read_set(item: str) -> tuple[list[str], torch.Tensor]:
+    """The PNG files of a file or folder: their names and the images, N x 3 x H x W uint8."""
     files = _gather_inputs([item])
     shapes = {}
     images = [_read_png(f) for f in files]
@@ -98,7 +102,7 @@ def _read_set(item: str) -> torch.Tensor:
     if len(shapes) > 1:
         a, b = list(shapes.values())[:2]
         raise PihError(f"images of different sizes in {item}: {a.name} and {b.name}")
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+    return [f.name for f in files], torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
 
 
 def _metric(args: argparse.Namespace) -> None:
@@ -110,9 +114,17 @@ def _metric(args: argparse.Namespace) -> None:
     if len(args.images) != want:
         raise PihError(f"{args.name} takes {'REF and DIST' if want == 2 else 'one image'}, "
                        f"got {len(args.images)} path(s)")
-    sets = [_read_set(item) for item in args.images]
+    read = [_read_set(item) for item in args.images]
+    sets = [images for _, images in read]
     if not m.info.per_image and min(len(s) for s in sets) < 2:
         raise PihError(f"{args.name} compares two sets of images: give two folders of PNG files")
+    if m.info.per_image and want == 2 and all(Path(i).is_dir() for i in args.images):
+        (names_a, a), (names_b, b) = read  # pairs by file name
+        unmatched = sorted(set(names_a) ^ set(names_b))
+        if unmatched:
+            where = args.images[0] if unmatched[0] in names_a else args.images[1]
+            raise PihError(f"{unmatched[0]} is in {where} only: folders are compared pairwise by file name")
+        sets = [a, b[[names_b.index(n) for n in names_a]]]
     value = m(*sets)
     print(f"{value.double().mean().item():.6g}")
 
@@ -137,18 +149,40 @@ def _gather_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
+def _png_header(path: Path) -> tuple[int, int, int]:
+    """Width, height and bit depth from a PNG's header, read before any pixel is decoded."""
+    with open(path, "rb") as f:
+        head = f.read(29)
+    if len(head) < 29 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise PihError(f"{path} is not a readable image: not a PNG file (pih reads and writes PNG only)")
+    width, height, depth = struct.unpack(">IIB", head[16:25])
+    return width, height, depth
+
+
 def _read_png(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """An 8-bit RGB PNG as H x W x 3 uint8; anything that would not come back exactly is refused."""
+    width, height, depth = _png_header(path)
+    if width * height > MAX_PIXELS:
+        raise PihError(f"{path} claims {width}x{height} pixels, more than pih takes ({MAX_PIXELS:,})")
+    if depth != 8:
+        raise PihError(f"{path} has {depth}-bit samples; pih scrambles 8-bit RGB images exactly, "
+                       "so it refuses to convert them")
+    if shape is not None and (height, width) != shape:
+        raise PihError(f"{path} is {height}x{width} but the key was made for {shape[0]}x{shape[1]} images")
     try:
-        with Image.open(path) as im:
-            if im.format != "PNG":
-                raise PihError(f"{path} is a {im.format} image; pih reads and writes PNG only")
-            if im.mode != "RGB":
-                raise PihError(f"{path} is a {im.mode} image; pih scrambles 8-bit RGB images")
-            if shape is not None and (im.height, im.width) != shape:
-                raise PihError(f"{path} is {im.height}x{im.width} but the key was made for "
-                               f"{shape[0]}x{shape[1]} images")
-            return np.asarray(im, np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.mode != "RGB":
+                    raise PihError(f"{path} is a {im.mode} image; pih scrambles 8-bit RGB images")
+                if "transparency" in im.info:
+                    raise PihError(f"{path} has a transparent colour (tRNS), which pih would drop; "
+                                   "give an RGB image without transparency")
+                if getattr(im, "n_frames", 1) > 1:
+                    raise PihError(f"{path} is animated ({im.n_frames} frames); pih takes one frame")
+                return np.asarray(im, np.uint8)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
         raise PihError(f"{path} is not a readable image ({type(e).__name__})") from None
 
 
@@ -162,11 +196,6 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
     key = load_key(args.keyfile)
     files = _gather_inputs(args.inputs)
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PihError(f"output {out_dir} exists and is not a folder")
-    for f in files:
-        if (out_dir / f.name).resolve() == f.resolve():
-            raise PihError(f"output {out_dir / f.name} would overwrite its input")
     if inverse:  # refuse a lossy key before reading anything
         index_map(key, inverse=True)
     show = len(files) >= PROGRESS_FROM and sys.stderr.isatty()
@@ -174,17 +203,17 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
         images = np.stack([_read_png(f, key.shape) for f in bar])
     x = torch.from_numpy(images).permute(0, 3, 1, 2)
     out = (unscramble if inverse else scramble)(x, key).permute(0, 2, 3, 1).contiguous().numpy()
-    pngs = [_png_bytes(img) for img in out]
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tqdm(files, desc="writing", unit="file", disable=not show) as bar:
-        for f, data in zip(bar, pngs, strict=True):
-            atomic_write_bytes(out_dir / f.name, data)
+        pngs = {f.name: _png_bytes(img) for f, img in zip(bar, out, strict=True)}
+    write_files_together(out_dir, pngs, args.force, inputs=files)
 
 
 def _keysearch(args: argparse.Namespace) -> None:
+    check_output_file(args.output, args.force)  # before minutes of searching
     data = load_cifar10(args.split, args.images, count=args.count)
     result = search(data.images, args.method, trials=args.trials, seed=args.seed, scheme=args.scheme,
                     convention=args.convention, block_size=args.block_size, progress=sys.stderr.isatty())
+    check_output_file(args.output, args.force)  # nothing appeared there meanwhile
     save_key(result.key, args.output)
     if args.json:
         print(json.dumps({**result.as_dict(), "images": data.source.as_dict()}, indent=1))
@@ -194,19 +223,23 @@ def _keysearch(args: argparse.Namespace) -> None:
               f"{args.output}")
 
 
+def _keygen(args: argparse.Namespace) -> None:
+    check_output_file(args.output, args.force)
+    options = {}
+    if args.inverted is not None:
+        options["inverted"] = args.inverted
+    if args.channel_maps is not None:
+        options["channel_maps"] = args.channel_maps
+    key = keygen(args.method, seed=args.seed, shape=args.shape, block_size=args.block_size, **options)
+    save_key(key, args.output)
+    print(f"{key.method} key {fingerprint(key)} written to {args.output}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def body() -> None:
         args = _parser().parse_args(argv)
         if args.command == "keygen":
-            options = {}
-            if args.inverted is not None:
-                options["inverted"] = args.inverted
-            if args.channel_maps is not None:
-                options["channel_maps"] = args.channel_maps
-            key = keygen(args.method, seed=args.seed, shape=args.shape, block_size=args.block_size,
-                         **options)
-            save_key(key, args.output)
-            print(f"{key.method} key {fingerprint(key)} written to {args.output}")
+            _keygen(args)
         elif args.command == "fingerprint":
             print(fingerprint(load_key(args.keyfile)))
         elif args.command == "metric":
@@ -215,10 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             _keysearch(args)
         else:
             _convert(args, inverse=args.command == "unscramble")
-    except PihError as e:
-        print(f"pih: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command("pih", body)
 
 
 if __name__ == "__main__":

@@ -87,17 +87,19 @@ def load_cifar10(split: str = "train", source: str | os.PathLike | None = None,
         if not path.exists():
             raise PihError(f"CIFAR-10 source {path} does not exist. {HOW_TO}")
         if path.is_dir():
-            images, labels, record = _load_class_files(_folder_entries(path, split), "folder", path, split)
+            images, labels, record = _load_class_files(_folder_entries(path, split), "folder", path, split,
+                                                       count)
         elif path.name.endswith((".tar", ".tar.gz", ".tgz")):
-            images, labels, record = _load_tar(path, split)
+            images, labels, record = _load_tar(path, split, count)
         elif path.suffix == ".npz":
             images, labels, record = _load_npz(path, split)
         else:
             raise PihError(f"CIFAR-10 source {path} is neither an .npz, a folder nor a .tar/.tar.gz. "
                            f"{HOW_TO}")
+    total = record.pop("total", len(labels))  # class folders decode only the first ``count``
     if count is not None:
-        if count > len(labels):
-            raise PihError(f"asked for {count} {split} images but {record['path']} holds {len(labels)}")
+        if count > total:
+            raise PihError(f"asked for {count} {split} images but {record['path']} holds {total}")
         images, labels = images[:count], labels[:count]
     _check_arrays(images, labels, record["path"])
     return ImageSet(images=torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))),
@@ -178,7 +180,7 @@ def _folder_entries(root: Path, split: str) -> list[Entry]:
     return entries
 
 
-def _load_tar(path: Path, split: str):
+def _load_tar(path: Path, split: str, count: int | None = None):
     try:
         with tarfile.open(path) as tf:
             members = [m for m in tf.getmembers() if m.isfile()]
@@ -193,12 +195,14 @@ def _load_tar(path: Path, split: str):
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # truncated or not an archive
         raise PihError(f"{path} is damaged or not a tar archive ({type(e).__name__}: {e}). "
                        f"{HOW_TO}") from None
-    images, labels, record = _load_class_files(entries, "tar", path, split)
+    images, labels, record = _load_class_files(entries, "tar", path, split, count)
     record["sha256"] = sha256_file(path)
     return images, labels, record
 
 
-def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str):
+def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str, count: int | None = None):
+    """Images of class folders, class-interleaved; with ``count``, only the first ``count`` of that
+    order are decoded (every file is still read and hashed for the record)."""
     if not entries:
         raise PihError(f"{path} holds no {split} images in class folders. {HOW_TO}")
     found = sorted({cls for cls, _, _ in entries})
@@ -207,8 +211,8 @@ def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str):
         raise PihError(f"{path}: folders {unknown} are not CIFAR-10 classes {list(CIFAR10_CLASSES)}")
     entries = sorted(entries, key=lambda e: (e[0], e[1]))
     h = hashlib.sha256()
-    rank = {}
-    images, labels, keys, lossless = [], [], [], True
+    rank: dict[str, int] = {}
+    keys, lossless, blobs = [], True, []
     for cls, name, read in entries:
         suffix = Path(name).suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
@@ -216,6 +220,13 @@ def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str):
         lossless &= IMAGE_SUFFIXES[suffix]
         data = read()
         h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        keys.append((rank.setdefault(cls, 0), CIFAR10_CLASSES.index(cls)))
+        rank[cls] += 1
+        blobs.append((name, data))
+    order = sorted(range(len(keys)), key=keys.__getitem__)[:count]  # class-interleaved
+    images = []
+    for i in order:
+        name, data = blobs[i]
         try:
             with Image.open(io.BytesIO(data)) as im:
                 if im.mode != "RGB" or im.size != (32, 32):
@@ -224,11 +235,53 @@ def _load_class_files(entries: list[Entry], kind: str, path: Path, split: str):
                 images.append(np.asarray(im, np.uint8))
         except (UnidentifiedImageError, OSError) as e:
             raise PihError(f"{path}: {name} is not a readable image ({e})") from None
-        label = CIFAR10_CLASSES.index(cls)
-        labels.append(label)
-        keys.append((rank.setdefault(cls, 0), label))
-        rank[cls] += 1
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # class-interleaved
-    return (np.stack(images)[order], np.array(labels)[order],
+    labels = np.array([keys[i][1] for i in order])
+    return (np.stack(images), labels,
             dict(kind=kind, path=str(path), sha256=h.hexdigest(), lossless=bool(lossless),
-                 order="class-interleaved"))
+                 order="class-interleaved", total=len(keys)))
+
+
+def paired_copy(reference: ImageSet, copy: ImageSet) -> ImageSet:
+    """The images of ``copy`` that are copies of ``reference``'s, in ``reference``'s order.
+
+    ``reference`` is a prefix of the official order (the official files, or an npz such as the shared
+    lossless one); ``copy`` a class-folder source read class-interleaved (such as the shared JPEG
+    copy), whose folders keep each class's official order. The k-th image of class c in the one is
+    then the k-th image of class c in the other.
+    """
+    if reference.source.order != "official":
+        raise PihError(f"pairing needs the reference in the official order, {reference.source.path} is "
+                       f"{reference.source.order}")
+    if copy.source.order != "class-interleaved" or copy.source.split != reference.source.split:
+        raise PihError(f"pairing needs a class-folder copy of the {reference.source.split} split, got "
+                       f"{copy.source.path} ({copy.source.order}, {copy.source.split})")
+    labels = copy.labels.tolist()
+    where: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        where.setdefault(label, []).append(i)
+    seen: dict[int, int] = {}
+    index = []
+    for label in reference.labels.tolist():
+        rank = seen.get(label, 0)
+        seen[label] = rank + 1
+        if rank >= len(where.get(label, [])):
+            raise PihError(f"{copy.source.path} holds too few {CIFAR10_CLASSES[label]} images to pair with "
+                           f"the first {len(reference)} of {reference.source.path}")
+        index.append(where[label][rank])
+    index_t = torch.tensor(index)
+    order = f"paired with {reference.source.kind} {reference.source.sha256[:12]}"
+    return ImageSet(copy.images[index_t], copy.labels[index_t], copy.classes,
+                    DataSource(**{**copy.source.as_dict(), "count": len(index), "order": order}))
+
+
+def load_paired_copy(reference: ImageSet, source: str | os.PathLike) -> ImageSet:
+    """``paired_copy`` of ``reference`` from a class-folder ``source``, decoding only the balanced
+    prefix that holds the pairs (class-interleaved order: the first k of every class)."""
+    need = len(CIFAR10_CLASSES) * int(torch.bincount(reference.labels, minlength=len(CIFAR10_CLASSES)).max())
+    try:
+        copy = load_cifar10(reference.source.split, source, count=need)
+    except PihError as e:
+        if "asked for" not in str(e):
+            raise
+        copy = load_cifar10(reference.source.split, source)  # smaller than a balanced prefix: all of it
+    return paired_copy(reference, copy)

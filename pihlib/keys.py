@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +33,7 @@ from .errors import PihError
 FORMAT = "pihlib.key"
 VERSION = 1
 FINGERPRINT_CHARS = 16
+MAX_KEY_BYTES = 1 << 30  # a key for the largest image pihlib takes is well under this
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -100,31 +102,65 @@ def key_to_json(key: Key) -> str:
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
+def _field(doc: dict, name: str, kind: type | tuple[type, ...], where: str):
+    """``doc[name]``, which must be of ``kind`` (a bool is never an int here)."""
+    if name not in doc:
+        raise PihError(f"{where} is damaged: it has no {name!r}")
+    value = doc[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise PihError(f"{where} is damaged: {name!r} is {type(value).__name__}, not "
+                       + " or ".join(k.__name__ for k in kinds))
+    return value
+
+
+def _int_list(value: list, name: str, where: str, length: int | None = None) -> list[int]:
+    if (length is not None and len(value) != length) or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+        want = f"{length} " if length is not None else ""
+        raise PihError(f"{where} is damaged: {name!r} must be a list of {want}non-negative integers")
+    return value
+
+
 def key_from_json(text: str, where: str = "key file") -> Key:
+    """A key from its JSON text: every field's type checked first, then the key's content (by its
+    method) and its checksum. Any mismatch is a ``PihError`` that names the file."""
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PihError(f"{where} is damaged: not valid JSON ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise PihError(f"{where} is damaged: not valid JSON ({type(e).__name__})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PihError(f"{where} is not a pihlib key file (no 'format': '{FORMAT}')")
     if doc.get("version") != VERSION:
         raise PihError(f"{where} has key format version {doc.get('version')!r}; "
                        f"this pihlib reads version {VERSION}")
-    try:
-        arrays = {}
-        for name, spec in doc["arrays"].items():
-            dtype = np.dtype(spec["dtype"]).newbyteorder("<")
-            raw = base64.b64decode(spec["data"], validate=True)
-            arrays[name] = np.frombuffer(raw, dtype=dtype).reshape(spec["shape"]).astype(
-                dtype.newbyteorder("="))
-        method, shape, block_size = doc["method"], doc["shape"], doc["block_size"]
-        options, stored = doc["options"], doc["sha256"]
-    except (KeyError, TypeError, ValueError, binascii.Error) as e:
-        raise PihError(f"{where} is damaged: {type(e).__name__}: {e}") from None
+    method = _field(doc, "method", str, where)
+    shape = _int_list(_field(doc, "shape", list, where), "shape", where, 2)
+    block_size = _field(doc, "block_size", (int, type(None)), where)
+    options = _field(doc, "options", dict, where)
+    stored = _field(doc, "sha256", str, where)
+    arrays = {}
+    for name, spec in _field(doc, "arrays", dict, where).items():
+        at = f"array {name!r}"
+        if not isinstance(spec, dict):
+            raise PihError(f"{where} is damaged: {at} is {type(spec).__name__}, not an object")
+        dtype_name = _field(spec, "dtype", str, f"{where}, {at},")
+        dims = _int_list(_field(spec, "shape", list, f"{where}, {at},"), f"{name}.shape", where)
+        data = _field(spec, "data", str, f"{where}, {at},")
+        try:
+            dtype = np.dtype(dtype_name)
+            if dtype.kind not in "biu":
+                raise TypeError(f"dtype {dtype_name}")
+            raw = base64.b64decode(data, validate=True)
+            arrays[name] = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(dims).astype(dtype)
+        except (TypeError, ValueError, binascii.Error) as e:
+            raise PihError(f"{where} is damaged: {at}: {type(e).__name__}: {e}") from None
     try:
         key = Key(method, tuple(shape), block_size, arrays, options)
     except PihError as e:
         raise PihError(f"{where} is damaged or tampered with: {e}") from None
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as e:
+        raise PihError(f"{where} is damaged or tampered with: {type(e).__name__}") from None
     if key.digest != stored:
         raise PihError(f"{where} is damaged or tampered with: its checksum does not match its content")
     return key
@@ -138,14 +174,21 @@ def save_key(key: Key, path: str | os.PathLike) -> Path:
 
 
 def load_key(path: str | os.PathLike) -> Key:
-    """Read a key file, checking its format, checksum and structure."""
+    """Read a key file, checking its format, field types, content and checksum."""
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise PihError(f"key file {path} is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            raise PihError(f"key file {path} is not a regular file")
+        if info.st_size > MAX_KEY_BYTES:
+            raise PihError(f"key file {path} is {info.st_size:,} bytes, too large for a key")
         data = path.read_bytes()
     except FileNotFoundError:
         raise PihError(f"key file {path} does not exist") from None
-    except IsADirectoryError:
-        raise PihError(f"key file {path} is a folder, not a file") from None
+    except OSError as e:
+        raise PihError(f"key file {path} cannot be read: {e.strerror or type(e).__name__}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -24,7 +24,7 @@ from .data import cache_root
 from .errors import PihError
 from .keys import Key, fingerprint
 from .pih import PIHScorer
-from .scramblers import REGISTRY, keygen
+from .scramblers import REGISTRY, keygen, rng_of
 
 SCHEMES = ("fresh", "reshuffle")
 
@@ -58,7 +58,7 @@ def candidate_keys(method: str, trials: int, seed: int | np.random.Generator | N
         raise PihError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
     if not isinstance(trials, int) or trials < 1:
         raise PihError(f"trials must be a positive integer, got {trials!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = rng_of(seed)
     base = keygen(method, seed=rng, **keygen_options)
     if scheme == "reshuffle" and method not in ("PE", "EtC"):
         raise PihError(f"reshuffling is the authors' scheme for PE and EtC, not {method}")
@@ -77,27 +77,38 @@ def images_hash(images: torch.Tensor) -> str:
 
 
 class ScoreCache:
-    """rho of keys over one image set, stored as {fingerprint: score} in one JSON file."""
+    """rho of keys over one image set, stored in one JSON file as {fingerprint: {"rho", "check"}}.
+
+    ``check`` is a digest of the fingerprint, the image set, the network, the convention and the score:
+    an entry whose check does not match (an edited score, one copied from another image set, an older
+    format) is ignored and recomputed, never trusted."""
 
     def __init__(self, images_sha256: str, net: str, convention: str,
                  folder: str | os.PathLike | None = None):
         name = f"{images_sha256[:24]}-{net}-{convention}.json"
         self.path = Path(folder or cache_root() / "scores") / name
-        self.scores: dict[str, float] = {}
-        if self.path.exists():
-            try:
-                stored = json.loads(self.path.read_text())["scores"]
-                self.scores = {str(k): float(v) for k, v in stored.items()}
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-                self.scores = {}  # a damaged cache is ignored (and rewritten), never trusted
         self.meta = {"images_sha256": images_sha256, "net": net, "convention": convention}
+        self.scores: dict[str, float] = {}
+        try:
+            stored = json.loads(self.path.read_text())["scores"] if self.path.exists() else {}
+            for fp, entry in stored.items():
+                score = float(entry["rho"])
+                if entry["check"] == self._check(str(fp), score):
+                    self.scores[str(fp)] = score
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            self.scores = {}  # a damaged cache is ignored (and rewritten), never trusted
+
+    def _check(self, fp: str, score: float) -> str:
+        doc = {**self.meta, "fingerprint": fp, "rho": repr(float(score))}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def get(self, fp: str) -> float | None:
         return self.scores.get(fp)
 
     def put(self, fp: str, score: float) -> None:
         self.scores[fp] = score
-        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": self.scores}).encode())
+        entries = {f: {"rho": s, "check": self._check(f, s)} for f, s in self.scores.items()}
+        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": entries}).encode())
 
 
 class CachedScorer:

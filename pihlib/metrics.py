@@ -45,6 +45,8 @@ def as_unit(x: torch.Tensor, what: str = "images") -> torch.Tensor:
         return x.float() / 255
     if not x.is_floating_point():
         raise PihError(f"{what} must be uint8, or float in [0, 1]; got dtype {x.dtype}")
+    if x.numel() and torch.isnan(x).any():
+        raise PihError(f"{what} contain NaN")
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise PihError(f"float {what} must lie in [0, 1]")
     return x.float()
@@ -61,6 +63,7 @@ class Metric:
     info: MetricInfo
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """One value per image of ``x`` (and ``y``); an empty batch gives an empty result."""
         x = as_unit(x, "x")
         if y is not None:
             y = as_unit(y, "y")
@@ -71,6 +74,10 @@ class Metric:
                                f"and {tuple(y.shape[1:])}")
         if self.info.reference and y is None:
             raise PihError(f"{self.info.name} compares two images: call it as m(reference, distorted)")
+        if not len(x) or (y is not None and not len(y)):
+            if not self.info.per_image:
+                raise PihError(f"{self.info.name} compares two sets of images: both must hold images")
+            return torch.empty(0, device=x.device)
         if not self.info.reference:
             return self.score(y if y is not None else x)
         return self.compare(x, y)

@@ -65,6 +65,8 @@ class PIHScorer:
     def score(self, keys: Key | Sequence[Key]) -> torch.Tensor:
         """rho of each key (float64, on the images' device)."""
         keys = [keys] if isinstance(keys, Key) else list(keys)
+        if not keys:
+            raise PihError("rho needs at least one key")
         bar = tqdm(keys, desc=f"rho ({self.convention})", unit="key",
                    disable=not self.progress or len(keys) < 2, leave=False)
         return torch.stack([self.per_image(k).double().mean() for k in bar])

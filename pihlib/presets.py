@@ -4,6 +4,10 @@
 - ``cpu``: the default of ``make book``: meaningful numbers on a laptop CPU in about half an hour;
 - ``gpu``: the full 50,000 training images, sized for minutes on one H100;
 - ``paper``: the authors' full protocol.
+
+The classification's training parameters (``recipe``, ``classifier``, ``epochs``, ``batch_size``,
+``lr``, ``schedule``) left None take the recipe's values (``pihlib.train.RECIPES``): the fast presets
+train with airbench95's recipe, the ``paper`` preset with the paper's.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "02_key_search": {"n_images": 100, "trials": 20, "pool": 60, "repeats": 2, "seed": 0,
                           "methods": METHODS},
         "03_classification": {"methods": ["PE", "LE"], "seeds": [0], "trials": 20, "n_train": 256,
-                              "n_test": 256, "n_search": 100, "classifier": "fast", "epochs": 1,
-                              "batch_size": 64, "lr": 0.05, "schedule": "linear"},
+                              "n_test": 256, "n_search": 100, "recipe": "airbench", "classifier": None,
+                              "epochs": 1, "batch_size": 64, "lr": None, "schedule": None},
     },
     "cpu": {
         "00_scramblers": {"split": "test", "n_show": 6, "n_check": 1000, "seed": 0},
@@ -35,8 +39,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "02_key_search": {"n_images": 2000, "trials": 20, "pool": 200, "repeats": 5, "seed": 0,
                           "methods": METHODS},
         "03_classification": {"methods": METHODS, "seeds": [0], "trials": 20, "n_train": 2000,
-                              "n_test": 1000, "n_search": 2000, "classifier": "fast", "epochs": 3,
-                              "batch_size": 128, "lr": 0.05, "schedule": "linear"},
+                              "n_test": 1000, "n_search": 2000, "recipe": "airbench", "classifier": None,
+                              "epochs": 3, "batch_size": 128, "lr": None, "schedule": None},
     },
     "gpu": {
         "00_scramblers": {"split": "train", "n_show": 6, "n_check": 50000, "seed": 0},
@@ -45,8 +49,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "02_key_search": {"n_images": 10000, "trials": 20, "pool": 400, "repeats": 5, "seed": 0,
                           "methods": METHODS},
         "03_classification": {"methods": METHODS, "seeds": [0, 1, 2], "trials": 20, "n_train": 50000,
-                              "n_test": 10000, "n_search": 10000, "classifier": "fast", "epochs": 20,
-                              "batch_size": 512, "lr": 0.2, "schedule": "linear"},
+                              "n_test": 10000, "n_search": 10000, "recipe": "airbench", "classifier": None,
+                              "epochs": None, "batch_size": None, "lr": None, "schedule": None},
     },
     "paper": {
         "00_scramblers": {"split": "train", "n_show": 6, "n_check": 50000, "seed": 0},
@@ -55,8 +59,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "02_key_search": {"n_images": 50000, "trials": 20, "pool": 1000, "repeats": 5, "seed": 0,
                           "methods": METHODS},
         "03_classification": {"methods": METHODS, "seeds": [0, 1, 2], "trials": 20, "n_train": 50000,
-                              "n_test": 10000, "n_search": 50000, "classifier": "pyramidnet", "epochs": 100,
-                              "batch_size": 256, "lr": 0.1, "schedule": "steps"},
+                              "n_test": 10000, "n_search": 50000, "recipe": "classic",
+                              "classifier": "pyramidnet", "epochs": 100, "batch_size": 256, "lr": 0.1,
+                              "schedule": "steps"},
     },
 }
 

@@ -35,6 +35,10 @@ METHODS = ("PE", "EtC", "LE", "ELE", "PE-IIR")
 CHANNEL_ORDERS = np.array([(0, 1, 2), (1, 0, 2), (2, 1, 0), (0, 2, 1), (2, 0, 1), (1, 2, 0)])
 CHANNEL_MAPS = ("permutation", "authors-aliased")
 CPU_CHUNK = 1024  # images a pass on CPU: small enough for the intermediates to stay in cache
+MAX_PIXELS = 4096 * 4096  # the largest image a key is made for (its index maps grow with the image)
+# Float images are quantised to the nearest k/255; they must lie this close to it (in units of 1/255).
+# ToTensor's x / 255 and torchvision's x * (1 / 255) both do; anything further off is refused.
+FLOAT_TOLERANCE = 1e-3
 
 
 def aliased_channel_map(order: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -344,8 +348,11 @@ def _method(name: str) -> Method:
 
 def _check_geometry(method: Method, shape, block_size) -> None:
     if (not isinstance(shape, tuple) or len(shape) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
+            or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s > 0 for s in shape)):
         raise PihError(f"image shape must be two positive integers (H, W), got {shape!r}")
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise PihError(f"image shape {shape[0]}x{shape[1]} is too large: keys are made for at most "
+                       f"{MAX_PIXELS:,} pixels")
     if not method.blocks:
         if block_size is not None:
             raise PihError(f"{method.name} has no blocks; its key's block_size must be None")
@@ -422,8 +429,17 @@ def keygen(method: str, seed: int | np.random.Generator | None = None, shape: tu
         if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or not 0 <= c <= n:
             raise PihError(f"PE-IIR needs the option inverted=<count> with 0 <= count <= {n}, got {c!r}")
         options["inverted"] = int(c)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return Key(method, shape, block_size, m.draw(rng, shape, block_size, options), options)
+    return Key(method, shape, block_size, m.draw(rng_of(seed), shape, block_size, options), options)
+
+
+def rng_of(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A random generator from a seed: a non-negative integer, a Generator (used as it is), or None
+    (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0):
+        raise PihError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 def index_map(key: Key, inverse: bool = False) -> IndexMap:
@@ -459,25 +475,37 @@ def _as_uint8(x: torch.Tensor, key: Key) -> tuple[torch.Tensor, bool, bool]:
         return x, single, False
     if not x.is_floating_point():
         raise PihError(f"images must be uint8, or float in [0, 1]; got dtype {x.dtype}")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
+    if not x.numel():
+        return x.to(torch.uint8), single, True
+    if torch.isnan(x).any():
+        raise PihError("images contain NaN")
+    if x.min() < 0 or x.max() > 1:
         raise PihError("float images must lie in [0, 1]")
-    q = torch.round(x * 255)
-    if x.numel() and (x * 255 - q).abs().max() > 1e-3:
-        raise PihError("float images must be multiples of 1/255 (as ToTensor gives) to scramble exactly")
+    q = torch.round(x.double() * 255)
+    if (x.double() * 255 - q).abs().max() > FLOAT_TOLERANCE:
+        raise PihError("float images must be multiples of 1/255 (as ToTensor gives) to scramble exactly; "
+                       f"these are off by more than {FLOAT_TOLERANCE}/255")
     return q.to(torch.uint8), single, True
 
 
 def _apply(x: torch.Tensor, key: Key, inverse: bool) -> torch.Tensor:
     m = index_map(key, inverse)
     u8, single, was_float = _as_uint8(x, key)
-    out = m.apply(u8.reshape(u8.shape[0], -1)).view(u8.shape)
+    out = m.apply(u8.reshape(u8.shape[0], -1)).view(u8.shape) if len(u8) else u8.clone()
     if was_float:
         out = out.to(x.dtype).div_(255)
     return out[0] if single else out
 
 
 def scramble(x: torch.Tensor, key: Key) -> torch.Tensor:
-    """Scramble a batch of images (uint8, or float in [0, 1] multiples of 1/255), N x 3 x H x W."""
+    """Scramble a batch of images, N x 3 x H x W (or one, 3 x H x W), on any device.
+
+    uint8 images come back as uint8. Float images in [0, 1] are quantised to the nearest k/255 (they
+    must lie within ``FLOAT_TOLERANCE``/255 of it; NaN is refused) and come back as k / 255 in their
+    dtype: ``unscramble(scramble(x))`` is ``x`` bit for bit when ``x`` was made as ``k / 255`` (as
+    ``ToTensor`` does), and ``round(x * 255) / 255``, within one ulp of ``x``, when it was made as
+    ``k * (1 / 255)`` (as torchvision's ``ToDtype(scale=True)`` does). An empty batch gives an empty
+    batch."""
     return _apply(x, key, inverse=False)
 
 

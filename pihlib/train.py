@@ -1,92 +1,176 @@
 """Training a classifier (with its adaptation network) on scrambled CIFAR-10, top to bottom.
 
-Every batch: augment the PLAIN images (random crop with 4 px of padding, horizontal flip) on the
+Every batch: augment the PLAIN images (translation, horizontal flip, optionally cutout) on the
 device, then scramble them with the key. Flips and shifts do not commute with a key, so scrambled
-images are never augmented directly. Mixed precision (bf16 autocast) and channels-last on GPU by
-default (``mixed_precision``; it runs on CPU too, where the tests exercise it); in float32 on CPU the
-run is deterministic for a seed. A checkpoint is written atomically after every epoch, and a run that
-finds one with the same configuration resumes from it. Each epoch's record holds its cumulative
-training time (evaluation left out), from which the time to a target accuracy is read.
+images are never augmented directly; test-time augmentation likewise makes its views of the plain
+test image and scrambles each (a client would send the server several scrambled views).
+
+Two recipes, each a set of hyper-parameters named once in ``RECIPES``:
+
+- ``"airbench"`` (the fast presets'): airbench95's recipe (Keller Jordan's ``airbench`` package, whose
+  layers, whitening initialisation, look-ahead state and hyper-parameters are used as they are):
+  decoupled SGD (learning rate and weight decay per 1024 examples, BatchNorm biases at 64x the
+  learning rate), a triangular schedule, label smoothing 0.2, a look-ahead average of the weights
+  every 5 steps, a frozen whitening first layer, reflect-padded translation by 2 px, alternating
+  flips, test-time augmentation (mirror + translate). What scrambling changes is written here: the
+  whitening is computed from what the first layer really sees (scrambled images for PE, the
+  adaptation network's output for LE, ELE and EtC), augmentation and TTA views are made in the plain
+  domain, and the network takes 16 channels behind an adaptation network.
+- ``"classic"``: SGD with Nesterov momentum and coupled weight decay, warm-up then linear decay (or the
+  paper's steps), zero-padded random crops and random flips; FastNet, ResNet-18 or the paper's
+  ShakeDrop PyramidNet-110.
+
+Mixed precision (bf16 autocast) and channels-last on GPU by default (``mixed_precision``; it runs on
+CPU too, where the tests exercise it); in float32 on CPU a run is deterministic for a seed. A
+checkpoint is written atomically after every epoch, and a run that finds one with the same
+configuration resumes from it. Each epoch's record holds its cumulative training time (evaluation
+left out), from which the time to a target accuracy is read.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from airbench.lib_airbench95 import hyp as AIRBENCH95
+from airbench.utils import CIFAR_MEAN, CIFAR_STD, LookaheadState
 from torch import nn
 from tqdm.auto import tqdm
 
 from ._io import atomic_write_bytes
 from .errors import PihError
 from .keys import Key
-from .models import FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
-from .presets import METHODS
+from .models import AirbenchNet, FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
 from .results import device_name
-from .scramblers import scramble
+from .scramblers import METHODS, scramble
 
 # Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
 # checkpoints wrong to resume (2: the authors' smoothness term and initialisation of U; 3: each epoch's
-# training time in the history).
-CODE_VERSION = 3
+# training time in the history; 4: the airbench recipe, input normalisation inside the model).
+CODE_VERSION = 4
 
-CLASSIFIERS = {"fast": FastNet, "resnet18": ResNet18, "pyramidnet": PyramidNetShakeDrop}
+CLASSIFIERS = {"airbench": AirbenchNet, "fast": FastNet, "resnet18": ResNet18,
+               "pyramidnet": PyramidNetShakeDrop}
+SCHEDULES = ("triangle", "linear", "steps")
+FLIPS = ("alternate", "random", "none")
+_OPT, _AUG, _NET = AIRBENCH95["opt"], AIRBENCH95["aug"], AIRBENCH95["net"]
+RECIPES: dict[str, dict] = {
+    "airbench": {"classifier": "airbench", "epochs": int(_OPT["train_epochs"]),
+                 "batch_size": _OPT["batch_size"], "lr": _OPT["lr"], "momentum": _OPT["momentum"],
+                 "weight_decay": _OPT["weight_decay"],
+                 "bias_scaler": _OPT["bias_scaler"], "label_smoothing": _OPT["label_smoothing"],
+                 "whiten": True, "whiten_bias_epochs": _OPT["whiten_bias_epochs"], "schedule": "triangle",
+                 "warmup_epochs": 0.0, "lookahead": True, "translate": _AUG["translate"],
+                 "reflect": True, "flip": "alternate", "cutout": 0, "tta": _NET["tta_level"]},
+    "classic": {"classifier": "fast", "epochs": 10, "batch_size": 256, "lr": 0.1, "momentum": 0.9,
+                "weight_decay": 5e-4, "bias_scaler": 1.0, "label_smoothing": 0.0, "whiten": False,
+                "whiten_bias_epochs": 0, "schedule": "linear", "warmup_epochs": 1.0, "lookahead": False,
+                "translate": 4, "reflect": False, "flip": "random", "cutout": 0, "tta": 0},
+}
+# Fixed by airbench's train() rather than its hyper-parameters: the triangular schedule's start, end
+# and peak (fractions of the learning rate and of the run), the look-ahead period and decay, and the
+# number of training images the whitening is computed from.
+TRIANGLE = (0.2, 0.07, 0.23)
+LOOKAHEAD_EVERY, LOOKAHEAD_DECAY = 5, 0.95**5
+WHITEN_IMAGES = 5000
+# Input normalisation: airbench's CIFAR statistics; the classic recipe centres [0, 1] at 0.
+NORMALISATION = {"airbench": (CIFAR_MEAN.tolist(), CIFAR_STD.tolist()), "classic": ([0.5] * 3, [1.0] * 3)}
+CUTOUT_FILL = 128  # mid-grey in the plain domain (airbench fills its normalised images with 0, the mean)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One training run. Every field left None takes its ``recipe``'s value (``RECIPES``). Under the
+    airbench recipe ``lr`` and ``weight_decay`` are per 1024 examples and decoupled (airbench's
+    parametrisation); under the classic one they are SGD's own."""
+
     method: str  # "PE", "EtC", "LE", "ELE", or "plain" (no scrambling)
-    classifier: str = "fast"  # "fast" (airbench-style), "resnet18", "pyramidnet" (ShakeDrop PyramidNet-110)
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.1
-    momentum: float = 0.9  # Nesterov
-    weight_decay: float = 5e-4
-    schedule: str = "linear"  # "linear": warm-up then linear decay to 0; "steps": x0.1 at 50 % and 75 %
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    crop_padding: int = 4
-    flip: bool = True
+    recipe: str = "airbench"
+    classifier: str | None = None  # "airbench", "fast", "resnet18", "pyramidnet" (ShakeDrop PyramidNet-110)
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None  # Nesterov
+    weight_decay: float | None = None
+    bias_scaler: float | None = None  # BatchNorm biases' learning rate over the others' (airbench)
+    label_smoothing: float | None = None
+    whiten: bool | None = None  # a frozen whitening first layer (airbench classifier only)
+    whiten_bias_epochs: int | None = None  # epochs during which the whitening layer's bias trains
+    # "triangle" (airbench), "linear" (warm-up, then linear decay), "steps" (x0.1 at 50 % and 75 %)
+    schedule: str | None = None
+    warmup_epochs: float | None = None  # "linear" only
+    lookahead: bool | None = None  # airbench's look-ahead average of the weights
+    translate: int | None = None  # random shifts of up to this many pixels (crop of the padded image)
+    reflect: bool | None = None  # reflect padding (else zeros)
+    # "alternate" (airbench: a random mirror per image, all flipped every other epoch), "random", "none"
+    flip: str | None = None
+    cutout: int | None = None  # side of a square filled with mid-grey (0: none)
+    tta: int | None = None  # test-time augmentation: 0 none, 1 mirror, 2 mirror + translate
     seed: int = 0
 
     def __post_init__(self):
         def bad(name: str, want: str) -> PihError:
             return PihError(f"training {name} must be {want}, got {getattr(self, name)!r}")
 
+        if self.recipe not in RECIPES:
+            raise bad("recipe", " or ".join(repr(r) for r in RECIPES))
+        for name, value in RECIPES[self.recipe].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if self.method not in (*METHODS, "plain"):
             raise bad("method", f"{', '.join(METHODS)} or plain")
         if self.classifier not in CLASSIFIERS:
             raise bad("classifier", "one of " + ", ".join(repr(c) for c in CLASSIFIERS))
-        if self.schedule not in ("linear", "steps"):
-            raise bad("schedule", "'linear' or 'steps'")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", " or ".join(repr(s) for s in SCHEDULES))
+        if self.flip not in FLIPS:
+            raise bad("flip", " or ".join(repr(s) for s in FLIPS))
         for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise bad(name, "a positive integer")
-        if not isinstance(self.crop_padding, int) or self.crop_padding < 0:
-            raise bad("crop_padding", "a non-negative integer")
-        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing"):
+        for name in ("translate", "cutout", "whiten_bias_epochs", "seed"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise bad(name, "a non-negative integer")
+        if self.tta not in (0, 1, 2) or isinstance(self.tta, bool):
+            raise bad("tta", "0, 1 or 2")
+        for name in ("whiten", "lookahead", "reflect"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "True or False")
+        for name in ("lr", "momentum", "weight_decay", "bias_scaler", "warmup_epochs", "label_smoothing"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
                 raise bad(name, "a non-negative number")
         if self.lr == 0:
             raise bad("lr", "positive")
+        if self.momentum >= 1:
+            raise bad("momentum", "below 1")
+        if self.whiten and self.classifier != "airbench":
+            raise bad("whiten", "False for a classifier other than 'airbench'")
 
     def digest(self) -> str:
         doc = {**asdict(self), "code_version": CODE_VERSION}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("method", "seed"))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 @dataclass
 class TrainResult:
     config: TrainConfig
-    test_accuracy: float
-    history: list[dict] = field(default_factory=list)  # per epoch: loss, train accuracy, test accuracy
+    test_accuracy: float  # with test-time augmentation where the config asks for it
+    history: list[dict] = field(default_factory=list)  # per epoch: loss, train and test accuracy, time
     wall_time_s: float = 0.0  # training time of all epochs (evaluation left out), across resumes
     images_per_s: float = 0.0  # training images a second over all epochs
     device: str = ""
@@ -95,50 +179,142 @@ class TrainResult:
 
 
 class ScrambledClassifier(nn.Module):
-    """Adaptation network, then classifier."""
+    """Input normalisation, adaptation network, classifier. Takes images in [0, 1] (scrambled)."""
 
     def __init__(self, config: TrainConfig, shape: tuple[int, int] = (32, 32), block_size: int = 4):
         super().__init__()
+        mean, std = NORMALISATION[config.recipe]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
         self.adapter = adapter_for(config.method, shape, block_size)
         c = self.adapter.out_channels
-        self.classifier = CLASSIFIERS[config.classifier](c)
+        options = {"whiten": config.whiten} if config.classifier == "airbench" else {}
+        self.classifier = CLASSIFIERS[config.classifier](c, **options)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adapter((x - self.mean) / self.std)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.adapter(x)
+        features = self.features(x)
         return self.classifier(features), self.adapter.extra_loss(features)
 
+    @torch.no_grad()
+    def whiten(self, x: torch.Tensor) -> None:
+        """Whiten the classifier's first layer on what it sees: the adaptation network's output for
+        ``x`` (its BatchNorm in training mode, as during training; its state is left as it was)."""
+        if not getattr(self.classifier, "whitened", False):
+            return
+        state = copy.deepcopy(self.adapter.state_dict())
+        self.adapter.train()
+        self.classifier.whiten(self.features(x))
+        self.adapter.load_state_dict(state)
 
-def augment(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Random crops (zero padding) and horizontal flips of uint8 N x 3 x H x W, vectorised."""
+
+def _shift_indices(offset: torch.Tensor, size: int, pad: int,
+                   reflect: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source rows (or columns) of a window at ``offset`` in an image padded by ``pad``: N x size
+    indices into the unpadded image and a mask of those that fall in it (zero padding)."""
+    i = offset[:, None] - pad + torch.arange(size, device=offset.device)
+    if reflect:
+        i = i.abs()
+        i = torch.where(i > size - 1, 2 * (size - 1) - i, i)
+    inside = (i >= 0) & (i < size)
+    return i.clamp(0, size - 1), inside
+
+
+def augment(x: torch.Tensor, translate: int, flip: bool | torch.Tensor, generator: torch.Generator, *,
+            reflect: bool = False, cutout: int = 0) -> torch.Tensor:
+    """Random translations by up to ``translate`` px (a crop of the zero- or reflect-padded image),
+    mirrors (``flip``: True draws them, a bool tensor says which images) and cutout squares of side
+    ``cutout`` (mid-grey) of uint8 N x 3 x H x W, vectorised, in the plain domain, on any device."""
     n, _, h, w = x.shape
-    if padding:
-        padded = F.pad(x, (padding,) * 4)
-        dy = torch.randint(0, 2 * padding + 1, (n,), device=x.device, generator=generator)
-        dx = torch.randint(0, 2 * padding + 1, (n,), device=x.device, generator=generator)
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-        x = padded[torch.arange(n, device=x.device)[:, None, None, None],
-                   torch.arange(3, device=x.device)[None, :, None, None], rows, cols]
-    if flip:
-        mask = torch.rand(n, device=x.device, generator=generator) < 0.5
-        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+    dev = x.device
+    if translate:
+        dy = torch.randint(0, 2 * translate + 1, (n,), device=dev, generator=generator)
+        dx = torch.randint(0, 2 * translate + 1, (n,), device=dev, generator=generator)
+        rows, in_rows = _shift_indices(dy, h, translate, reflect)
+        cols, in_cols = _shift_indices(dx, w, translate, reflect)
+        images = torch.arange(n, device=dev)[:, None, None, None]
+        channels = torch.arange(x.shape[1], device=dev)[None, :, None, None]
+        x = x[images, channels, rows[:, None, :, None], cols[:, None, None, :]]
+        if not reflect:
+            x = x * (in_rows[:, None, :, None] & in_cols[:, None, None, :])
+    if isinstance(flip, bool):
+        flip = torch.rand(n, device=dev, generator=generator) < 0.5 if flip else None
+    if flip is not None:
+        x = torch.where(flip.to(dev)[:, None, None, None], x.flip(-1), x)
+    if cutout:
+        y0 = torch.randint(0, h - cutout + 1, (n, 1, 1, 1), device=dev, generator=generator)
+        x0 = torch.randint(0, w - cutout + 1, (n, 1, 1, 1), device=dev, generator=generator)
+        r = torch.arange(h, device=dev)[:, None] - y0
+        c = torch.arange(w, device=dev)[None, :] - x0
+        x = x.masked_fill((r >= 0) & (r < cutout) & (c >= 0) & (c < cutout), CUTOUT_FILL)
     return x
+
+
+def tta_views(x: torch.Tensor, level: int) -> list[tuple[float, torch.Tensor]]:
+    """airbench's test-time augmentation as (weight, plain view) pairs, weights summing to 1: level 0
+    the image; 1 the image and its mirror; 2 also the image shifted by one pixel down-right and
+    up-left (reflect padding), each with its mirror, at half the weight. The views are made of the
+    PLAIN image: each is scrambled before it reaches the network."""
+    if level == 0:
+        return [(1.0, x)]
+    views = [(0.5, x), (0.5, x.flip(-1))]
+    if level == 2:
+        h, w = x.shape[-2:]
+        rows = torch.arange(h, device=x.device)
+        cols = torch.arange(w, device=x.device)
+        shifted = []
+        for d in (-1, 1):
+            r = (rows + d).abs()
+            r = torch.where(r > h - 1, 2 * (h - 1) - r, r)
+            c = (cols + d).abs()
+            c = torch.where(c > w - 1, 2 * (w - 1) - c, c)
+            shifted.append(x[..., r[:, None], c[None, :]])
+        views = [(0.5 * wt, v) for wt, v in views] + [(0.125, v) for s in shifted for v in (s, s.flip(-1))]
+    return views
 
 
 def _lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     epoch = step / steps_per_epoch
     if config.schedule == "steps":
         return 0.01 if epoch >= 0.75 * config.epochs else 0.1 if epoch >= 0.5 * config.epochs else 1.0
+    if config.schedule == "triangle":  # airbench: from start up to 1 at the peak, then down to end
+        start, end, peak = TRIANGLE
+        total = config.epochs * steps_per_epoch
+        top = int(peak * total)
+        if step < top:
+            return start + (1 - start) * step / top
+        return 1 + (end - 1) * (step - top) / max(total - top, 1)
     warm = config.warmup_epochs
     if epoch < warm:
         return (epoch + 1 / steps_per_epoch) / warm
     return max(0.0, (config.epochs - epoch) / max(config.epochs - warm, 1e-9))
 
 
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum. Airbench's parametrisation: the learning rate and weight decay are
+    per 1024 examples and decoupled from momentum and from each other (the loss is summed over the
+    batch), BatchNorm biases learn ``bias_scaler`` times faster."""
+    if config.recipe == "classic":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
+                               weight_decay=config.weight_decay)
+    kilostep = 1024 * (1 + 1 / (1 - config.momentum))
+    lr = config.lr / kilostep
+    wd = config.weight_decay * config.batch_size / kilostep
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    biases = [p for n, p in named if "norm" in n]
+    others = [p for n, p in named if "norm" not in n]
+    lr_biases = lr * config.bias_scaler
+    return torch.optim.SGD([{"params": biases, "lr": lr_biases, "weight_decay": wd / lr_biases},
+                            {"params": others, "lr": lr, "weight_decay": wd / lr}],
+                           momentum=config.momentum, nesterov=True)
+
+
 def model_inputs(x: torch.Tensor, key: Key | None) -> torch.Tensor:
-    """uint8 images -> the network's input: scrambled with ``key`` (if any), in [-0.5, 0.5]."""
+    """uint8 images -> the network's input: scrambled with ``key`` (if any), in [0, 1]."""
     y = scramble(x, key) if key is not None else x
-    return y.float().div_(255).sub_(0.5)
+    return y.float().div_(255)
 
 
 def _layout(x: torch.Tensor, mixed_precision: bool) -> torch.Tensor:
@@ -146,17 +322,30 @@ def _layout(x: torch.Tensor, mixed_precision: bool) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: Key | None,
-             batch_size: int = 1000, mixed_precision: bool | None = None) -> float:
-    """Test accuracy of ``model`` on ``images`` scrambled with ``key``."""
+def predict(model: nn.Module, images: torch.Tensor, key: Key | None, tta: int = 0,
+            mixed_precision: bool | None = None) -> torch.Tensor:
+    """Logits of ``model`` for uint8 ``images``: every test-time view made of the plain image, then
+    scrambled with ``key``, then classified; the views' logits averaged with their weights."""
     model.eval()
     device = next(model.parameters()).device
     mp = device.type == "cuda" if mixed_precision is None else mixed_precision
+    x = images.to(device)
+    logits = 0
+    for weight, view in tta_views(x, tta):
+        with torch.autocast(device.type, torch.bfloat16, enabled=mp):
+            out, _ = model(_layout(model_inputs(view, key), mp))
+        logits = logits + weight * out.float()
+    return logits
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: Key | None,
+             batch_size: int = 1000, mixed_precision: bool | None = None, tta: int = 0) -> float:
+    """Test accuracy of ``model`` on ``images`` scrambled with ``key`` (``tta``: see ``tta_views``)."""
+    device = next(model.parameters()).device
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for i in range(0, len(images), batch_size):
-        x = _layout(model_inputs(images[i:i + batch_size].to(device), key), mp)
-        with torch.autocast(device.type, torch.bfloat16, enabled=mp):
-            logits, _ = model(x)
+        logits = predict(model, images[i:i + batch_size], key, tta, mixed_precision)
         correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
     return correct.item() / len(images)
 
@@ -182,13 +371,18 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     generator = torch.Generator(device).manual_seed(config.seed)
     block = key.block_size if key is not None and key.block_size else 4
     model = ScrambledClassifier(config, tuple(train_images.shape[-2:]), block).to(device)
+    x_all, y_all = train_images.to(device), train_labels.to(device)
+    model.whiten(model_inputs(x_all[:WHITEN_IMAGES], key))
     if mp:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
-                                weight_decay=config.weight_decay)
+    optimizer = _optimizer(model, config)
     steps_per_epoch = -(-len(train_images) // config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(config, s, steps_per_epoch))
-    x_all, y_all = train_images.to(device), train_labels.to(device)
+    lookahead = LookaheadState(model) if config.lookahead else None
+    # airbench's alternating flips: each image's mirror is drawn once, then all flip every other epoch
+    mirrored = torch.rand(len(x_all), generator=torch.Generator().manual_seed(config.seed)).to(device) < 0.5
+    reduction = "sum" if config.recipe == "airbench" else "mean"
     history, start = [], 0
 
     path = Path(checkpoint) if checkpoint else None
@@ -199,6 +393,8 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if lookahead is not None:
+            lookahead.net_ema = state["lookahead"]
         generator.set_state(state["generator"].cpu())  # generator states are CPU tensors, CUDA's too
         torch.set_rng_state(state["torch_rng"].cpu())
         if cuda and "cuda_rng" in state:
@@ -207,8 +403,11 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
 
     for epoch in range(start, config.epochs):
         model.train()
+        if config.whiten:
+            model.classifier.whitening_bias.requires_grad = epoch < config.whiten_bias_epochs
         epoch_start = time.perf_counter()
         order = torch.randperm(len(x_all), device=device, generator=generator)
+        flips = {"alternate": mirrored ^ bool(epoch % 2), "random": True, "none": False}[config.flip]
         bar = tqdm(range(steps_per_epoch), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
                    disable=not progress, leave=False)
         # running sums stay on the device: reading them every step would wait for the GPU every step
@@ -216,30 +415,42 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         correct = torch.zeros((), dtype=torch.int64, device=device)
         for step in bar:
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = augment(x_all[idx], config.crop_padding, config.flip, generator)
+            x = augment(x_all[idx], config.translate, flips if isinstance(flips, bool) else flips[idx],
+                        generator, reflect=config.reflect, cutout=config.cutout)
             x = _layout(model_inputs(x, key), mp)
             with torch.autocast(device.type, torch.bfloat16, enabled=mp):
                 logits, extra = model(x)
-                loss = F.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing)
-                loss = loss + extra.float()
+                loss = F.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing,
+                                       reduction=reduction)
+                # the extra terms are per batch: weighed against the mean loss, whatever the reduction
+                loss = loss + extra.float() * (len(idx) if reduction == "sum" else 1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            loss_sum += loss.detach() * len(idx)
+            done_steps = epoch * steps_per_epoch + step + 1
+            if lookahead is not None and (done_steps % LOOKAHEAD_EVERY == 0 or done_steps == total_steps):
+                last = done_steps == total_steps  # the last step takes the average as it is
+                decay = 1.0 if last else LOOKAHEAD_DECAY * (done_steps / total_steps) ** 3
+                lookahead.update(model, decay=decay)
+            loss_sum += loss.detach() * (1 if reduction == "sum" else len(idx))
             correct += (logits.argmax(1) == y_all[idx]).sum()
             if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
                 done = min((step + 1) * config.batch_size, len(x_all))
-                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct.item() / done:.3f}")
+                bar.set_postfix(loss=f"{loss_sum.item() / done:.3f}", acc=f"{correct.item() / done:.3f}")
         loss_mean, train_acc = loss_sum.item() / len(x_all), correct.item() / len(x_all)  # waits for the GPU
         elapsed = (history[-1]["time_s"] if history else 0.0) + time.perf_counter() - epoch_start
         test_acc = evaluate(model, test_images, test_labels, key, mixed_precision=mp)
         history.append({"epoch": epoch + 1, "loss": loss_mean, "train_accuracy": train_acc,
                         "test_accuracy": test_acc, "time_s": round(elapsed, 3)})
+        if epoch + 1 == config.epochs and config.tta:
+            history[-1]["tta_accuracy"] = evaluate(model, test_images, test_labels, key, mixed_precision=mp,
+                                                   tta=config.tta)
         if path is not None:
             buf = io.BytesIO()
             torch.save({"config_digest": config.digest(), "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        **({"lookahead": lookahead.net_ema} if lookahead is not None else {}),
                         "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
                         **({"cuda_rng": torch.cuda.get_rng_state(device)} if cuda else {}),
                         "history": history, "epoch": epoch + 1}, buf)
@@ -247,8 +458,9 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
             break
     trained = history[-1]["time_s"] if history else float("nan")  # all epochs', those before a resume too
-    return TrainResult(config, history[-1]["test_accuracy"] if history else float("nan"), history, trained,
-                       len(history) * len(x_all) / trained if trained > 0 else float("nan"),
+    last = history[-1] if history else {}
+    return TrainResult(config, last.get("tta_accuracy", last.get("test_accuracy", float("nan"))), history,
+                       trained, len(history) * len(x_all) / trained if trained > 0 else float("nan"),
                        device_name(device), start, model.eval())
 
 

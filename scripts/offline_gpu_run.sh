@@ -5,7 +5,8 @@
 #
 #   scripts/offline_gpu_run.sh bundle DIR                 here: what the machine needs, into DIR (~40 MB):
 #                                                          CIFAR-10, the LPIPS AlexNet weights, the lpips
-#                                                          wheel, the test data and the code's git commit
+#                                                          and airbench wheels, the test data and the
+#                                                          code's git commit
 #   scripts/offline_gpu_run.sh run DIR OUT [BUDGET_S [-p NAME VALUE ...]]
 #                                                          there, from the repository root: the CUDA tests,
 #                                                          then the runs (starting none that would end
@@ -13,7 +14,7 @@
 #                                                          OUT/results-gpu.tgz and OUT/log. Exit code 3:
 #                                                          runs remain, run it again.
 #   scripts/offline_gpu_run.sh bench DIR OUT [ARGS ...]   there: benchmarks/bench_train.py on the bundle's data
-#                                                          (images/s and time to 93 % for plain, PE, LE)
+#                                                          (recipes side by side at equal training time)
 #
 # DIR is best a folder inside the repository that git ignores (.device/ is), sent along with the
 # working tree.
@@ -40,6 +41,8 @@ if [[ $cmd == bundle ]]; then
     cp "$shared/data/cifar10-lossless-3k.npz" "$dir/shared/data/"  # the tests' data
     lpips=$("$py" -c 'from importlib.metadata import version; print(version("lpips"))')
     "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "lpips==$lpips"
+    airbench=$("$py" -c 'from importlib.metadata import version; print(version("airbench"))')
+    "$py" -m pip wheel --quiet --no-deps -w "$dir" "airbench==$airbench"  # an sdist on the index: built here
     commit=$(git -C "$here" rev-parse HEAD)
     [[ -z $(git -C "$here" status --porcelain --untracked-files=no -- . ':(exclude)results') ]] \
         || commit="$commit (with uncommitted changes)"

@@ -7,10 +7,12 @@ import json
 import pytest
 
 import pihlib
-from pihlib import classification, results
+from pihlib import classification, keysearch, presets, results
+from pihlib.keys import fingerprint
 
 PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 128, "n_search": 32,
-          "classifier": "fast", "epochs": 1, "batch_size": 32, "lr": 0.05, "schedule": "linear"}
+          "recipe": "airbench", "classifier": "airbench", "epochs": 1, "batch_size": 32, "lr": 10.0,
+          "schedule": "triangle"}
 
 
 @pytest.fixture
@@ -26,8 +28,8 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
     original, proposed = out["runs"]
     assert (original["kind"], proposed["kind"]) == ("original", "proposed")
-    # the search's first candidate is the original key: the best of 3 is at least as good
-    assert proposed["rho"] >= original["rho"] > 0
+    assert proposed["rho"] > 0 and original["rho"] > 0 and proposed["fingerprint"] != original["fingerprint"]
+    assert original["config"]["recipe"] == "airbench" and original["config"]["tta"] == 2
     assert out["plain"]["rho"] is None and out["plain"]["fingerprint"] is None
     for r in out["runs"]:
         assert 0 <= r["accuracy"] <= 1 and r["history"][0]["time_s"] > 0
@@ -91,3 +93,28 @@ def test_summary_reads_time_to_target():
     v = classification.summary(runs)["PE"]["original"]
     assert v["acc_mean"] == pytest.approx(93) and v["reached_target"] == "1/2" and v["to_target_mean"] == 20
     assert v["time_mean"] == 15
+
+
+@pytest.mark.parametrize("method", ["PE", "EtC", "LE", "ELE"])
+def test_the_original_key_is_drawn_apart_from_the_search(method, cifar_images):
+    for seed in range(3):
+        original = classification.run_key(method, "original", seed, 20)
+        candidates = keysearch.candidate_keys(method, 20, classification.key_streams(seed)[1])
+        assert fingerprint(original) not in {fingerprint(k) for k in candidates}
+        assert fingerprint(original) == fingerprint(classification.run_key(method, "original", seed, 20))
+    images = cifar_images[:4]
+    scorer = keysearch.CachedScorer(images, cache=False)
+    proposed = classification.run_key(method, "proposed", 0, 3, scorer, images)
+    searched = keysearch.search(images, method, 3, seed=classification.key_streams(0)[1], scorer=scorer,
+                                progress=False)
+    assert fingerprint(proposed) == fingerprint(searched.key)
+    assert fingerprint(proposed) in {f for f, _ in searched.candidates}
+
+
+def test_training_parameters_left_open_take_the_recipes():
+    params = {**PARAMS, "classifier": None, "lr": None, "schedule": None, "epochs": None, "batch_size": None}
+    config = classification.train_config(params, "LE", 2)
+    assert (config.classifier, config.lr, config.epochs, config.seed) == ("airbench", 10.0, 15, 2)
+    paper = classification.train_config(presets.params("03_classification", "paper"), "PE", 0)
+    assert (paper.recipe, paper.classifier, paper.schedule) == ("classic", "pyramidnet", "steps")
+    assert paper.tta == 0 and paper.epochs == 100

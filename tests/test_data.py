@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import pihlib
-from pihlib.data import CIFAR10_CLASSES
+from pihlib.data import CIFAR10_CLASSES, load_paired_copy, paired_copy
 
 from .conftest import NPZ_SHA256, TAR_SHA256
 
@@ -165,3 +165,20 @@ def test_folder_of_jpegs_is_lossy(tmp_path, cifar_npz):
     _write_folder(tmp_path, imgs.images, [0, 1, 2, 3], fmt="jpg")
     d = pihlib.load_cifar10("train", tmp_path)
     assert not d.source.lossless and len(d) == 4
+
+
+def test_the_jpeg_copy_pairs_with_the_lossless_images(cifar_npz, cifar_tar):
+    lossless = pihlib.load_cifar10("test", cifar_npz, count=300)
+    jpeg = pihlib.load_cifar10("test", cifar_tar)
+    paired = paired_copy(lossless, jpeg)
+    assert torch.equal(paired.labels, lossless.labels) and not paired.source.lossless
+    psnr = pihlib.metric("psnr")(lossless.images, paired.images)
+    assert 25 < psnr.mean() < 40 and psnr.min() > 20  # each the same picture, JPEG-compressed
+    shifted = pihlib.metric("psnr")(lossless.images[1:], paired.images[:-1])
+    assert shifted.mean() < 15  # a wrong pairing is plain to see
+    quick = load_paired_copy(lossless, cifar_tar)  # decodes a balanced prefix only
+    assert torch.equal(quick.images, paired.images) and quick.source.sha256 == paired.source.sha256
+    with pytest.raises(pihlib.PihError, match="official order"):
+        paired_copy(jpeg, jpeg)
+    with pytest.raises(pihlib.PihError, match="class-folder copy of the test split"):
+        paired_copy(lossless, pihlib.load_cifar10("train", cifar_npz, count=10))

@@ -131,6 +131,9 @@ def test_keysearch_command(tmp_path, cifar_npz, capsys, monkeypatch):
     assert fp in out and "rho 0.1" in out
     code = main(["keysearch", "EtC", "--images", str(cifar_npz), "--count", "60", "--trials", "4",
                  "--seed", "3", "--json", "-o", str(key)])
+    assert code == 2 and "exists; add --force" in capsys.readouterr().err  # the key is kept
+    code = main(["keysearch", "EtC", "--images", str(cifar_npz), "--count", "60", "--trials", "4",
+                 "--seed", "3", "--json", "-o", str(key), "--force"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["fingerprint"] == fp and len(doc["candidates"]) == 4 and doc["evaluations"] == 0
     assert doc["rho"] == max(c["rho"] for c in doc["candidates"])
@@ -145,3 +148,22 @@ def test_bad_keysearch_commands(tmp_path, cifar_npz, capsys):
                  "-o", str(tmp_path / "k")]) == 2
     assert "PE and EtC" in capsys.readouterr().err
     assert not (tmp_path / "k").exists()
+
+
+def test_an_edited_score_is_not_trusted(images, tmp_path):
+    first = keysearch.search(images, "LE", trials=3, seed=4, cache=tmp_path, progress=False)
+    path = next(tmp_path.glob("*.json"))
+    doc = json.loads(path.read_text())
+    worst = min(first.candidates, key=lambda c: c[1])[0]
+    doc["scores"][worst]["rho"] = 9.0  # promote the worst key
+    other = dict(doc["scores"])
+    path.write_text(json.dumps(doc))
+    scorer = keysearch.CachedScorer(images, cache=tmp_path)
+    assert worst not in scorer.cache.scores and len(scorer.cache.scores) == len(other) - 1
+    again = keysearch.search(images, "LE", trials=3, seed=4, scorer=scorer, progress=False)
+    assert scorer.evaluations == 1 and pihlib.fingerprint(again.key) == pihlib.fingerprint(first.key)
+    assert dict(again.candidates)[worst] == pytest.approx(dict(first.candidates)[worst], abs=1e-9)
+    # an entry copied from another image set does not match either
+    moved = keysearch.CachedScorer(images[:10], cache=tmp_path)
+    moved.cache.path.write_text(path.read_text())
+    assert keysearch.CachedScorer(images[:10], cache=tmp_path).cache.scores == {}

@@ -1,6 +1,7 @@
 """Adaptation networks (before the classifier) and classifiers for scrambled images."""
 
 from .adaptation import BlockAdapter, LEAdapter, adapter_for
-from .classifiers import FastNet, PyramidNetShakeDrop, ResNet18
+from .classifiers import AirbenchNet, FastNet, PyramidNetShakeDrop, ResNet18
 
-__all__ = ["BlockAdapter", "FastNet", "LEAdapter", "PyramidNetShakeDrop", "ResNet18", "adapter_for"]
+__all__ = ["AirbenchNet", "BlockAdapter", "FastNet", "LEAdapter", "PyramidNetShakeDrop", "ResNet18",
+           "adapter_for"]

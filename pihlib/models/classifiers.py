@@ -1,7 +1,8 @@
-"""Classifiers: ShakeDrop PyramidNet (the paper's), a fast airbench-style network (the presets'), and
-the CIFAR ResNet-18, a common middle ground (about 11M parameters) for trying other budgets.
+"""Classifiers: ShakeDrop PyramidNet (the paper's), airbench's 95 % network (the fast presets'), an
+older airbench-style network (FastNet), and the CIFAR ResNet-18, a middle ground (about 11M
+parameters) for trying other budgets.
 
-Both take any number of input channels: 3 for PE (no adaptation network), 16 after the LE, ELE and
+All take any number of input channels: 3 for PE (no adaptation network), 16 after the LE, ELE and
 EtC adaptation networks.
 """
 
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from airbench.lib_airbench95 import Conv, ConvGroup, Flatten, Mul
+from airbench.lib_airbench95 import hyp as AIRBENCH95
+from airbench.utils import get_patches, get_whitening_parameters
 from torch import nn
 
 
@@ -136,3 +140,58 @@ class ResNet18(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1))
+
+
+class AirbenchNet(nn.Sequential):
+    """airbench95's network (KellerJordan/cifar10-airbench, the ``airbench`` package), built from the
+    package's own layers: a frozen 2 x 2 whitening convolution (its bias trains for the first epochs),
+    GELU, three conv-pool-BN-GELU-conv-BN-GELU groups (128, 384, 384 channels), max-pool, a linear
+    head scaled by 1/9.
+
+    Written here rather than taken from ``airbench.make_net95`` because that function casts to half
+    precision, moves to CUDA and takes 3 input channels. Here the network stays float32 on any device
+    (mixed precision comes from autocast) and takes ``in_channels`` (16 behind an adaptation network),
+    and :meth:`whiten` sets the first layer from the inputs it will really see: scrambled images for
+    PE, the adaptation network's output for LE, ELE and EtC (airbench whitens plain images). The first
+    layer keeps airbench's width whatever the input: the ``WHITEN_DIRECTIONS`` strongest directions of
+    the 2 x 2 patches and their negatives (all 12 of an RGB patch; the 12 strongest of the 64 of a
+    16-channel patch, which keeps the network as fast as on RGB images). With ``whiten=False`` the
+    first layer is an ordinary trainable convolution of the same shape.
+    """
+
+    WHITEN_DIRECTIONS = 12  # = 3 x 2 x 2, airbench's on RGB images
+
+    def __init__(self, in_channels: int = 3, classes: int = 10, widths: tuple[int, int, int] | None = None,
+                 whiten: bool = True):
+        net = AIRBENCH95["net"]
+        widths = widths or tuple(net["widths"].values())
+        momentum = net["batchnorm_momentum"]
+        first = 2 * self.WHITEN_DIRECTIONS
+        super().__init__(
+            Conv(in_channels, first, 2, padding=0, bias=True), nn.GELU(),
+            ConvGroup(first, widths[0], momentum), ConvGroup(widths[0], widths[1], momentum),
+            ConvGroup(widths[1], widths[2], momentum), nn.MaxPool2d(3), Flatten(),
+            nn.Linear(widths[2], classes, bias=False), Mul(net["scaling_factor"]))
+        self.whitened = whiten
+        if whiten:
+            self[0].weight.requires_grad = False
+        else:
+            nn.init.kaiming_uniform_(self[0].weight, a=5**0.5)  # undo Conv's identity (dirac) start
+
+    @torch.no_grad()
+    def whiten(self, inputs: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the first layer to whiten the strongest directions of the 2 x 2 patches of ``inputs``
+        (airbench's ``get_patches`` and ``get_whitening_parameters``, as its ``init_whitening_conv``
+        uses them, keeping the leading directions); a no-op for a network built with
+        ``whiten=False``."""
+        if not self.whitened:
+            return
+        patches = get_patches(inputs.float(), patch_shape=self[0].weight.shape[2:])
+        eigenvalues, eigenvectors = get_whitening_parameters(patches)  # strongest first
+        n = self.WHITEN_DIRECTIONS
+        scaled = eigenvectors[:n] / torch.sqrt(eigenvalues[:n] + eps)
+        self[0].weight.copy_(torch.cat((scaled, -scaled)))
+
+    @property
+    def whitening_bias(self) -> nn.Parameter:
+        return self[0].bias
