@@ -161,12 +161,11 @@ else:
     if G["plain"]:
         display(Markdown(f"Plain images, same settings: {100 * G['plain']['accuracy']:.2f} % test accuracy."))
     display(timing_frame(GS, target))
-if G["runs"] or preset == "gpu":
-    runs_g, plain_g = (R["runs"], R["plain"]) if preset == "gpu" else (G["runs"], G["plain"])
-    display(Markdown("The `gpu` preset's targets beside what its runs reached (on the official data: plain "
-                     "at airbench95's level, each method at the paper's mean; on the JPEG copy: PE and LE "
-                     "at 91 %; and every run, key searches included, within 5 minutes):"))
-    display(pd.DataFrame(classification.target_check(runs_g, plain_g)).set_index("what"))
+runs_g, plain_g = (R["runs"], R["plain"]) if preset == "gpu" else (G["runs"], G["plain"])
+display(Markdown("The `gpu` preset's targets beside what its runs reached (on the official data: plain "
+                 "at airbench95's level, each method at the paper's mean; on the JPEG copy: PE and LE "
+                 "at 91 %; and every run, key searches included, within 5 minutes):"))
+display(pd.DataFrame(classification.target_check(runs_g, plain_g)).set_index("what"))
 
 # %% [markdown]
 # ## The first layer behind an adaptation network

@@ -359,8 +359,8 @@ def target_check(runs: list[dict], plain: dict | None) -> list[dict]:
                      "met": "not run" if mean is None else "yes" if mean >= target else "no"})
     total = sum(r["provenance"]["wall_time_s"] for r in everything)
     rows.append({"what": "all runs, compute time (s)", "data": data, "target": f"<= {TARGET_TOTAL_S:.0f}",
-                 "reached": f"{total:.0f} ({len(everything)} run(s))",
-                 "met": "yes" if total <= TARGET_TOTAL_S else "no"})
+                 "reached": f"{total:.0f} ({len(everything)} run(s))" if everything else "-",
+                 "met": "not run" if not everything else "yes" if total <= TARGET_TOTAL_S else "no"})
     return rows
 
 

@@ -118,3 +118,20 @@ def test_training_parameters_left_open_take_the_recipes():
     paper = classification.train_config(presets.params("03_classification", "paper"), "PE", 0)
     assert (paper.recipe, paper.classifier, paper.schedule) == ("classic", "pyramidnet", "steps")
     assert paper.tta == 0 and paper.epochs == 100
+
+
+def test_targets_are_checked_against_the_runs_data():
+    def run(method, accuracy, lossless=True, seconds=10.0):
+        return {"method": method, "kind": "original", "accuracy": accuracy,
+                "provenance": {"data": {"lossless": lossless}, "wall_time_s": seconds}}
+
+    empty = classification.target_check([], None)
+    assert {r["met"] for r in empty} == {"not run"}
+    rows = {r["what"]: r for r in classification.target_check([run("PE", 0.935), run("LE", 0.90)],
+                                                               run("plain", 0.951))}
+    assert rows["PE accuracy %"]["met"] == "yes" and rows["LE accuracy %"]["met"] == "no"
+    assert rows["plain accuracy %"]["met"] == "yes" and rows["EtC accuracy %"]["met"] == "not run"
+    assert rows["all runs, compute time (s)"]["met"] == "yes"
+    jpeg = {r["what"]: r for r in classification.target_check([run("PE", 0.915, False, 400.0)], None)}
+    assert set(jpeg) == {"PE accuracy %", "LE accuracy %", "all runs, compute time (s)"}
+    assert jpeg["PE accuracy %"]["met"] == "yes" and jpeg["all runs, compute time (s)"]["met"] == "no"
