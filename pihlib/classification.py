@@ -164,7 +164,7 @@ def _train_run(run_params: dict, trials: int, train_set: ImageSet, test_set: Ima
     method, kind, seed = run_params["method"], run_params["kind"], run_params["seed"]
     key = None if kind == "plain" else run_key(method, kind, seed, trials, scorer, search_images)
     cfg = TrainConfig(**run_params["config"])
-    ckpt = checkpoint_dir(preset) / f"{method}-{kind}-{seed}-{cfg.digest()}.pt"
+    ckpt = checkpoint_path(preset, run_params)
     r = train(cfg, train_set.images, train_set.labels, test_set.images, test_set.labels, key=key,
               device=device, checkpoint=ckpt, progress=progress)
     return {"method": method, "kind": kind, "seed": seed,
@@ -203,6 +203,7 @@ def experiment(params: dict, train_set: ImageSet, test_set: ImageSet, search_ima
             compute = partial(_train_run, run_params, params["trials"], train_set, test_set, search_images,
                               scorer, preset, device, progress)
             record = results.cached(preset, name, run_params, compute, data=data, assets=["alexnet"])
+            checkpoint_path(preset, run_params).unlink(missing_ok=True)  # the record holds the run now
             longest = max(longest, time.perf_counter() - t0)
         out.append({**record["result"], "provenance": record["provenance"]})
     plain = out[0]
@@ -364,11 +365,14 @@ def target_check(runs: list[dict], plain: dict | None) -> list[dict]:
     return rows
 
 
-def checkpoint_dir(preset: str) -> Path:
-    """Where training checkpoints live (large files: a cache, never committed)."""
-    path = cache_root() / "checkpoints" / preset
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def checkpoint_path(preset: str, run_params: dict) -> Path:
+    """Where a run's training checkpoint lives while it trains (a cache, never committed; removed once
+    the run's record is written). Named by everything the run depends on (its parameters, data and
+    key search), so a checkpoint is never resumed for other data."""
+    folder = cache_root() / "checkpoints" / preset
+    folder.mkdir(parents=True, exist_ok=True)
+    p = run_params
+    return folder / f"{p['method']}-{p['kind']}-{p['seed']}-{results.params_hash(p)[:16]}.pt"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,12 @@ def root(tmp_path, monkeypatch, isolated_cache):
     return tmp_path / "results"
 
 
-def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys):
+def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys, isolated_cache):
     inputs = classification.load_inputs(PARAMS, cifar_npz)
     out = classification.experiment(PARAMS, *inputs, preset="smoke", progress=False)
     files = sorted(p.name for p in (root / "smoke" / classification.RUNS).iterdir())
     assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
+    assert not list((isolated_cache / "checkpoints").rglob("*.pt"))  # each removed once its record is written
     original, proposed = out["runs"]
     assert (original["kind"], proposed["kind"]) == ("original", "proposed")
     assert proposed["rho"] > 0 and original["rho"] > 0 and proposed["fingerprint"] != original["fingerprint"]
@@ -135,3 +136,14 @@ def test_targets_are_checked_against_the_runs_data():
     jpeg = {r["what"]: r for r in classification.target_check([run("PE", 0.915, False, 400.0)], None)}
     assert set(jpeg) == {"PE accuracy %", "LE accuracy %", "all runs, compute time (s)"}
     assert jpeg["PE accuracy %"]["met"] == "yes" and jpeg["all runs, compute time (s)"]["met"] == "no"
+
+
+def test_a_checkpoint_belongs_to_its_runs_data():
+    params = classification._run_params("LE", "original", 0, PARAMS, "a" * 64)
+    same = classification._run_params("LE", "original", 0, PARAMS, "a" * 64)
+    other_data = classification._run_params("LE", "original", 0, PARAMS, "b" * 64)
+    fewer = classification._run_params("LE", "original", 0, {**PARAMS, "n_train": 32}, "a" * 64)
+    path = classification.checkpoint_path("smoke", params)
+    assert path == classification.checkpoint_path("smoke", same)
+    assert path != classification.checkpoint_path("smoke", other_data) != classification.checkpoint_path(
+        "smoke", fewer)
