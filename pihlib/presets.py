@@ -1,7 +1,7 @@
 """Every parameter of every notebook, for each preset. papermill ``-p NAME VALUE`` overrides one.
 
 - ``smoke``: the whole book in a few minutes on 2 CPU cores (CI);
-- ``cpu``: the default of ``make book``: meaningful numbers on a laptop CPU in about half an hour;
+- ``cpu``: the default of ``make book``: meaningful numbers on a laptop CPU in under an hour;
 - ``gpu``: the full 50,000 training images, sized for minutes on one H100;
 - ``paper``: the authors' full protocol.
 
