@@ -197,13 +197,15 @@ glue("first_layer", "; ".join(f"{m} {v['whitened']} % whitened, {v['trainable']}
 import os
 
 jpeg_source = jpeg_data or os.environ.get("PIH_CIFAR10_JPEG")
-lossless_source = data or os.environ.get("PIH_CIFAR10")
-if not (jpeg_source and lossless_source and os.path.exists(jpeg_source) and os.path.exists(lossless_source)):
+missing = ("no JPEG copy is named (`jpeg_data` / `PIH_CIFAR10_JPEG`)" if not jpeg_source
+           else f"the JPEG copy `{jpeg_source}` does not exist" if not os.path.exists(jpeg_source)
+           else None if train_set.source.lossless and train_set.source.order == "official"
+           else "the training data is not lossless in the official order (`data` / `PIH_CIFAR10`)")
+if missing:
     J = None
-    display(Markdown("Not measured here: name the lossless source (`data` / `PIH_CIFAR10`, official order) "
-                     "and the JPEG copy (`jpeg_data` / `PIH_CIFAR10_JPEG`)."))
+    display(Markdown(f"**Not measured here**: {missing}."))
 else:
-    record = classification.cached_jpeg_penalty(preset, P, lossless_source, jpeg_source)
+    record = classification.cached_jpeg_penalty(preset, P, train_set, test_set, jpeg_source)
     J = record["result"]
     display(Markdown(results.provenance_markdown([record], title="the JPEG penalty")))
     psnr_train, psnr_test = J["psnr"]["train"], J["psnr"]["test"]

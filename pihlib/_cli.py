@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import PihError
@@ -89,7 +89,7 @@ def _probe_folder(folder: Path) -> None:
 
 
 def write_files_together(folder: str | os.PathLike, files: dict[str, bytes], force: bool,
-                         inputs: list[Path] = ()) -> None:
+                         inputs: Sequence[Path] = ()) -> None:
     """Write ``files`` (name -> bytes) into ``folder`` all or none: every name is checked first (no
     existing file unless ``force``, never a folder, never one of ``inputs``), every file is written
     into a temporary folder beside ``folder``, and only then are they moved in. If a move fails, the

@@ -267,18 +267,17 @@ def summary(runs: list[dict], target: float = TARGET_ACCURACY) -> dict:
 JPEG_METHODS = ("plain", "PE", "LE")  # the methods with a target on the JPEG copy
 
 
-def jpeg_penalty(params: dict, lossless: str, jpeg: str, methods: tuple[str, ...] = JPEG_METHODS,
-                 device: str | torch.device | None = None, progress: bool = True) -> dict:
-    """What the lossy copy of CIFAR-10 costs: the first ``n_train`` training and ``n_test`` test images
-    of the ``lossless`` source (official order) paired with their copies in ``jpeg``; the PSNR of the
-    pairs; and, for each method (original key of the first seed, the run's training settings), a
-    model trained on the lossless images and one trained on the JPEG images, each tested on both
-    test sets."""
+def jpeg_penalty(params: dict, train_set: ImageSet, test_set: ImageSet, jpeg: str,
+                 methods: tuple[str, ...] = JPEG_METHODS, device: str | torch.device | None = None,
+                 progress: bool = True) -> dict:
+    """What the lossy copy of CIFAR-10 costs: the lossless ``train_set`` and ``test_set`` (official
+    order) paired with their copies in ``jpeg``; the PSNR of the pairs; and, for each method (original
+    key of the first seed, the run's training settings), a model trained on the lossless images and
+    one trained on the JPEG images, each tested on both test sets."""
     seed = params["seeds"][0]
-    sets = {"lossless": (load_cifar10("train", lossless, count=params["n_train"]),
-                         load_cifar10("test", lossless, count=params["n_test"]))}
+    sets = {"lossless": (train_set, test_set)}
     if not all(s.source.lossless for s in sets["lossless"]):
-        raise PihError(f"{lossless} is not a lossless source")
+        raise PihError(f"{train_set.source.path} is not a lossless source")
     sets["jpeg"] = tuple(load_paired_copy(ref, jpeg) for ref in sets["lossless"])
     psnr = metric("psnr")
     out: dict = {"psnr": {}, "accuracy": {}, "sources": {k: v[0].source.as_dict() for k, v in sets.items()}}
@@ -290,12 +289,12 @@ def jpeg_penalty(params: dict, lossless: str, jpeg: str, methods: tuple[str, ...
         key = None if method == "plain" else run_key(method, "original", seed, 1)
         config = train_config(params, method, seed)
         acc = out["accuracy"][method] = {}
-        for trained_on, (train_set, own_test) in sets.items():
-            r = train(config, train_set.images, train_set.labels, own_test.images, own_test.labels, key=key,
-                      device=device, progress=progress)
-            for tested_on, (_, test_set) in sets.items():
-                acc[f"{trained_on}->{tested_on}"] = evaluate(r.model, test_set.images, test_set.labels, key,
-                                                            tta=config.tta)
+        for trained_on, (train_images, own_test) in sets.items():
+            r = train(config, train_images.images, train_images.labels, own_test.images, own_test.labels,
+                      key=key, device=device, progress=progress)
+            for tested_on, (_, test_images) in sets.items():
+                acc[f"{trained_on}->{tested_on}"] = evaluate(r.model, test_images.images, test_images.labels,
+                                                            key, tta=config.tta)
     return out
 
 
@@ -329,16 +328,14 @@ def first_layer_study(params: dict, train_set: ImageSet, test_set: ImageSet, pre
     return results.cached(preset, "first_layer", keyed, compute, data=train_set.source.as_dict())
 
 
-def cached_jpeg_penalty(preset: str, params: dict, lossless: str, jpeg: str,
+def cached_jpeg_penalty(preset: str, params: dict, train_set: ImageSet, test_set: ImageSet, jpeg: str,
                         device: str | torch.device | None = None, progress: bool = True) -> dict:
     """``jpeg_penalty``'s record (result and provenance), computed only if none is cached at ``preset``
     for these parameters."""
     keyed = {k: params[k] for k in ("seeds", "n_train", "n_test", *TRAIN_FIELDS) if k in params}
     keyed.update(code_version=CODE_VERSION, jpeg=Path(jpeg).name)
-    source = load_cifar10("train", lossless, count=params["n_train"]).source.as_dict()
-    return results.cached(preset, "jpeg_penalty", keyed,
-                          lambda: jpeg_penalty(params, lossless, jpeg, device=device, progress=progress),
-                          data=source)
+    compute = partial(jpeg_penalty, params, train_set, test_set, jpeg, device=device, progress=progress)
+    return results.cached(preset, "jpeg_penalty", keyed, compute, data=train_set.source.as_dict())
 
 
 def target_check(runs: list[dict], plain: dict | None) -> list[dict]:

@@ -75,6 +75,11 @@ class ImageSet:
 def load_cifar10(split: str = "train", source: str | os.PathLike | None = None,
                  count: int | None = None, cache_dir: str | os.PathLike | None = None) -> ImageSet:
     """Load CIFAR-10 ``split`` ("train" or "test"); ``count`` keeps the first ``count`` images."""
+    return _load(split, source, count, cache_dir, strict=True)
+
+
+def _load(split: str, source, count: int | None, cache_dir, strict: bool) -> ImageSet:
+    """``load_cifar10``; with ``strict=False`` a ``count`` beyond the source's size keeps all of it."""
     if split not in SPLITS:
         raise PihError(f"split must be 'train' or 'test', got {split!r}")
     if count is not None and (not isinstance(count, int) or count < 1):
@@ -98,7 +103,7 @@ def load_cifar10(split: str = "train", source: str | os.PathLike | None = None,
                            f"{HOW_TO}")
     total = record.pop("total", len(labels))  # class folders decode only the first ``count``
     if count is not None:
-        if count > total:
+        if count > total and strict:
             raise PihError(f"asked for {count} {split} images but {record['path']} holds {total}")
         images, labels = images[:count], labels[:count]
     _check_arrays(images, labels, record["path"])
@@ -278,10 +283,4 @@ def load_paired_copy(reference: ImageSet, source: str | os.PathLike) -> ImageSet
     """``paired_copy`` of ``reference`` from a class-folder ``source``, decoding only the balanced
     prefix that holds the pairs (class-interleaved order: the first k of every class)."""
     need = len(CIFAR10_CLASSES) * int(torch.bincount(reference.labels, minlength=len(CIFAR10_CLASSES)).max())
-    try:
-        copy = load_cifar10(reference.source.split, source, count=need)
-    except PihError as e:
-        if "asked for" not in str(e):
-            raise
-        copy = load_cifar10(reference.source.split, source)  # smaller than a balanced prefix: all of it
-    return paired_copy(reference, copy)
+    return paired_copy(reference, _load(reference.source.split, source, need, None, strict=False))

@@ -88,27 +88,30 @@ class ScoreCache:
         name = f"{images_sha256[:24]}-{net}-{convention}.json"
         self.path = Path(folder or cache_root() / "scores") / name
         self.meta = {"images_sha256": images_sha256, "net": net, "convention": convention}
-        self.scores: dict[str, float] = {}
+        self.entries: dict[str, dict] = {}  # fingerprint -> {"rho", "check"}, as stored
         try:
             stored = json.loads(self.path.read_text())["scores"] if self.path.exists() else {}
             for fp, entry in stored.items():
-                score = float(entry["rho"])
-                if entry["check"] == self._check(str(fp), score):
-                    self.scores[str(fp)] = score
+                if entry["check"] == self._check(str(fp), float(entry["rho"])):
+                    self.entries[str(fp)] = {"rho": float(entry["rho"]), "check": entry["check"]}
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            self.scores = {}  # a damaged cache is ignored (and rewritten), never trusted
+            self.entries = {}  # a damaged cache is ignored (and rewritten), never trusted
 
     def _check(self, fp: str, score: float) -> str:
         doc = {**self.meta, "fingerprint": fp, "rho": repr(float(score))}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
+    @property
+    def scores(self) -> dict[str, float]:
+        return {fp: e["rho"] for fp, e in self.entries.items()}
+
     def get(self, fp: str) -> float | None:
-        return self.scores.get(fp)
+        entry = self.entries.get(fp)
+        return None if entry is None else entry["rho"]
 
     def put(self, fp: str, score: float) -> None:
-        self.scores[fp] = score
-        entries = {f: {"rho": s, "check": self._check(f, s)} for f, s in self.scores.items()}
-        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": entries}).encode())
+        self.entries[fp] = {"rho": score, "check": self._check(fp, score)}
+        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": self.entries}).encode())
 
 
 class CachedScorer:

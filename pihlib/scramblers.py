@@ -481,8 +481,9 @@ def _as_uint8(x: torch.Tensor, key: Key) -> tuple[torch.Tensor, bool, bool]:
         raise PihError("images contain NaN")
     if x.min() < 0 or x.max() > 1:
         raise PihError("float images must lie in [0, 1]")
-    q = torch.round(x.double() * 255)
-    if (x.double() * 255 - q).abs().max() > FLOAT_TOLERANCE:
+    scaled = x.float() * 255
+    q = torch.round(scaled)
+    if (scaled - q).abs().max() > FLOAT_TOLERANCE:
         raise PihError("float images must be multiples of 1/255 (as ToTensor gives) to scramble exactly; "
                        f"these are off by more than {FLOAT_TOLERANCE}/255")
     return q.to(torch.uint8), single, True

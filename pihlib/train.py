@@ -262,15 +262,12 @@ def tta_views(x: torch.Tensor, level: int) -> list[tuple[float, torch.Tensor]]:
     views = [(0.5, x), (0.5, x.flip(-1))]
     if level == 2:
         h, w = x.shape[-2:]
-        rows = torch.arange(h, device=x.device)
-        cols = torch.arange(w, device=x.device)
         shifted = []
-        for d in (-1, 1):
-            r = (rows + d).abs()
-            r = torch.where(r > h - 1, 2 * (h - 1) - r, r)
-            c = (cols + d).abs()
-            c = torch.where(c > w - 1, 2 * (w - 1) - c, c)
-            shifted.append(x[..., r[:, None], c[None, :]])
+        for offset in (0, 2):  # windows of the image reflect-padded by 1: down-right, then up-left
+            at = torch.tensor([offset], device=x.device)
+            rows, _ = _shift_indices(at, h, 1, reflect=True)
+            cols, _ = _shift_indices(at, w, 1, reflect=True)
+            shifted.append(x[..., rows[0][:, None], cols[0][None, :]])
         views = [(0.5 * wt, v) for wt, v in views] + [(0.125, v) for s in shifted for v in (s, s.flip(-1))]
     return views
 
@@ -372,7 +369,9 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     block = key.block_size if key is not None and key.block_size else 4
     model = ScrambledClassifier(config, tuple(train_images.shape[-2:]), block).to(device)
     x_all, y_all = train_images.to(device), train_labels.to(device)
-    model.whiten(model_inputs(x_all[:WHITEN_IMAGES], key))
+    path = Path(checkpoint) if checkpoint else None
+    if path is None or not path.exists():  # a checkpoint brings its own first layer
+        model.whiten(model_inputs(x_all[:WHITEN_IMAGES], key))  # before the look-ahead copies the weights
     if mp:
         model = model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
@@ -381,11 +380,11 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(config, s, steps_per_epoch))
     lookahead = LookaheadState(model) if config.lookahead else None
     # airbench's alternating flips: each image's mirror is drawn once, then all flip every other epoch
-    mirrored = torch.rand(len(x_all), generator=torch.Generator().manual_seed(config.seed)).to(device) < 0.5
+    mirrored = torch.rand(len(x_all), generator=torch.Generator().manual_seed(config.seed)).to(device) < 0.5 \
+        if config.flip == "alternate" else None
     reduction = "sum" if config.recipe == "airbench" else "mean"
     history, start = [], 0
 
-    path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
         state = torch.load(path, map_location=device, weights_only=True)
         if state["config_digest"] != config.digest():
@@ -407,7 +406,7 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             model.classifier.whitening_bias.requires_grad = epoch < config.whiten_bias_epochs
         epoch_start = time.perf_counter()
         order = torch.randperm(len(x_all), device=device, generator=generator)
-        flips = {"alternate": mirrored ^ bool(epoch % 2), "random": True, "none": False}[config.flip]
+        flips = mirrored ^ bool(epoch % 2) if config.flip == "alternate" else config.flip == "random"
         bar = tqdm(range(steps_per_epoch), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
                    disable=not progress, leave=False)
         # running sums stay on the device: reading them every step would wait for the GPU every step

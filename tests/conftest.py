@@ -40,6 +40,16 @@ def cifar_images(cifar_npz) -> torch.Tensor:
         return torch.from_numpy(f["test_images"][:64].transpose(0, 3, 1, 2).copy())
 
 
+def write_pngs(folder: Path, images: torch.Tensor) -> Path:
+    """uint8 N x 3 x H x W images as PNG files img00.png, img01.png, ... in a new ``folder``."""
+    from PIL import Image
+
+    folder.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"img{i:02d}.png")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _no_env_sources(monkeypatch):
     """Tests name their data explicitly; assets come from the cache that `make test` fetched."""

@@ -14,15 +14,13 @@ from PIL import Image
 import pihlib
 from pihlib.cli import main
 
+from .conftest import write_pngs
+
 
 @pytest.fixture
 def pngs(tmp_path, cifar_images):
     """40 real CIFAR-10 test images as PNG files."""
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    for i, img in enumerate(cifar_images[:40]):
-        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"img{i:02d}.png")
-    return folder
+    return write_pngs(tmp_path / "plain", cifar_images[:40])
 
 
 def read(path: Path) -> np.ndarray:

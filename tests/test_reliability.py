@@ -26,14 +26,12 @@ from PIL import Image
 import pihlib
 from pihlib.cli import main
 
+from .conftest import write_pngs
+
 
 @pytest.fixture
 def pngs(tmp_path, cifar_images):
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    for i, img in enumerate(cifar_images[:6]):
-        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"img{i:02d}.png")
-    return folder
+    return write_pngs(tmp_path / "plain", cifar_images[:6])
 
 
 @pytest.fixture
