@@ -41,7 +41,7 @@ assets: $(VENV)/.stamp
 # the unit tests, then the smoke book (warnings as errors) and the checks of how it renders
 test: lint assets
 	$(PY) -m pytest
-	$(PY) -m pihlib.book build --preset smoke --dest _build/smoke
+	$(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
 	PIH_BOOK_HTML=_build/smoke/html $(PY) -m pytest -m book
 
 bench: $(VENV)/.stamp
@@ -50,7 +50,7 @@ bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_train.py
 
 book: assets
-	$(PY) -m pihlib.book build --preset $(PRESET) --dest _build
+	$(PY) -m pihlib.reproduction build --preset $(PRESET) --dest _build
 
 clean:
 	rm -rf _build

@@ -21,7 +21,7 @@ import torch
 
 import pihlib
 from pihlib.metrics import LPIPS
-from pihlib.pih import PIHScorer
+from pihlib.rho import PIHScorer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-lossless-3k.npz"
 TARGET = 3.0

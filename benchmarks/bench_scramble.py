@@ -1,6 +1,6 @@
-"""Scramble + unscramble throughput: the index-map engine against the per-image reference loop.
+"""Scramble + unscramble throughput: the index-map engine against the per-image oracle loop.
 
-Both run in this process on the same real CIFAR-10 images; the reference (pihlib.reference, a literal
+Both run in this process on the same real CIFAR-10 images; the oracle (pihlib.oracle, a literal
 step-by-step implementation) is timed on a subset and its rate extrapolated. Target: 50,000 images in
 under 1 second per method and direction on 2 CPU cores.
 
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import pihlib
-from pihlib import reference
+from pihlib import oracle
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg-60k.tar.gz"
 METHODS = [("PE", {}), ("EtC", {}), ("LE", {}), ("ELE", {}), ("PE-IIR", {"inverted": 1536})]
@@ -56,11 +56,11 @@ def main() -> None:
         key = pihlib.keygen(method, seed=0, **options)
         y = pihlib.scramble(x, key)
         assert torch.equal(pihlib.unscramble(y, key), x)
-        ref_y = np.stack([reference.scramble_one(im, key) for im in sub])
+        ref_y = np.stack([oracle.scramble_one(im, key) for im in sub])
         assert np.array_equal(ref_y, y[: len(sub)].permute(0, 2, 3, 1).numpy())
         for direction, engine, ref, src, ref_src in (
-            ("scramble", pihlib.scramble, reference.scramble_one, x, sub),
-            ("unscramble", pihlib.unscramble, reference.unscramble_one, y, ref_y),
+            ("scramble", pihlib.scramble, oracle.scramble_one, x, sub),
+            ("unscramble", pihlib.unscramble, oracle.unscramble_one, y, ref_y),
         ):
             t = best_of(lambda: engine(src, key), args.repeats)  # noqa: B023
             t_ref = best_of(lambda: [ref(im, key) for im in ref_src], 1)  # noqa: B023

@@ -23,7 +23,7 @@ import os
 import torch
 
 import pihlib
-from pihlib.results import device_name
+from pihlib.runtime import device_name
 from pihlib.train import TrainConfig, time_to_accuracy, train
 
 # name -> (description, TrainConfig options); batch_size comes from the command line
@@ -78,10 +78,10 @@ def main() -> None:
             r = train(config(recipe, method, args.batch_size, epochs), tr.images, tr.labels, te.images,
                       te.labels, key=key, device=device, progress=False)
             accuracy[method, recipe] = r.test_accuracy
-            seconds[method, recipe] = r.wall_time_s
+            seconds[method, recipe] = r.train_time_s
             reached = time_to_accuracy(r.history, args.target)
             plain_acc = r.history[-1]["test_accuracy"]
-            print(f"{method:6} {recipe:17} {epochs:3d} epochs {r.wall_time_s:7.1f} s "
+            print(f"{method:6} {recipe:17} {epochs:3d} epochs {r.train_time_s:7.1f} s "
                   f"{r.images_per_s:8,.0f} images/s  test accuracy {100 * r.test_accuracy:6.2f} % "
                   f"(without TTA {100 * plain_acc:6.2f} %)  {100 * args.target:.0f} %: "
                   f"{'not reached' if reached is None else f'{reached:.1f} s'}", flush=True)

@@ -26,55 +26,23 @@ n_check = None
 seed = None
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-import pihlib
-from pihlib import keysearch, presets, results
+from pihlib.reproduction import figures, presets, provenance
+from pihlib.reproduction import scrambling as experiment
 
-P = presets.params("00_scramblers", preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
-images = pihlib.load_cifar10(P["split"], data, count=P["n_check"])
-keys = {m: pihlib.keygen(m, seed=P["seed"]) for m in presets.METHODS}
-
-
-def check() -> dict:
-    out = {}
-    for method, key in keys.items():
-        y = pihlib.scramble(images.images, key)
-        out[method] = {"fingerprint": pihlib.fingerprint(key),
-                       "exact_inverse": bool(torch.equal(pihlib.unscramble(y, key), images.images)),
-                       "values_changed": float((y != images.images).float().mean()),
-                       "key_space_bits": keysearch.key_space_bits(method)}
-    return out
-
-
-record = results.cached(preset, "scramblers", P, check, data=images.source.as_dict())
-display(Markdown(results.provenance_markdown(record)))
+P = presets.params(experiment.NOTEBOOK, preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
+record = experiment.run(preset, P, data)
+display(Markdown(provenance.markdown(record)))
 
 # %% [markdown]
 # Each key scrambles and unscrambles every image used here; the inverse is exact, bit for bit.
 
 # %%
-table = pd.DataFrame({m: {"key fingerprint": r["fingerprint"],
-                          "exact inverse on all images": "yes" if r["exact_inverse"] else "NO",
-                          "values changed": f"{100 * r['values_changed']:.1f} %",
-                          "key space (bits)": f"{r['key_space_bits']['effective']:,.0f}"}
-                      for m, r in record["result"].items()}).T
-display(table)
-assert all(r["exact_inverse"] for r in record["result"].values())
+display(pd.DataFrame(experiment.table(record)).T)
+display(pd.DataFrame(experiment.claims(record)).style.hide(axis="index"))
 
 # %%
-x = images.images[: P["n_show"]]
-fig, axes = plt.subplots(len(keys), 3, figsize=(7, 2.3 * len(keys)))
-for row, (method, key) in zip(axes, keys.items(), strict=True):
-    y = pihlib.scramble(x, key)
-    z = pihlib.unscramble(y, key)
-    for ax, batch, title in zip(row, (x, y, z), ("plain", f"{method} scrambled", "unscrambled"), strict=True):
-        ax.imshow(np.concatenate(list(batch.permute(0, 2, 3, 1).numpy()), axis=1))
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-fig.suptitle(f"{P['n_show']} CIFAR-10 {P['split']} images, key fingerprints as in the table", fontsize=10)
-fig.tight_layout()
+x = experiment.inputs(P, data, count=P["n_show"]).images
+fig = figures.scramblers(experiment.keys(P), x, P["split"])

@@ -3,7 +3,7 @@ Information Hiding" (Madono et al.).
 
 Public API::
 
-    key = pihlib.keygen("LE", seed=0)           # "PE", "EtC", "LE", "ELE", "PE-IIR" (inverted=<count>)
+    key = pihlib.keygen("LE", seed=0)           # pihlib.METHODS, or "PE-IIR" (inverted=<count>)
     y = pihlib.scramble(x, key)                  # uint8 (or [0,1] float) N x 3 x H x W, any device
     x2 = pihlib.unscramble(y, key)               # == x, bit for bit
     pihlib.save_key(key, "k.json"); pihlib.load_key("k.json"); pihlib.fingerprint(key)
@@ -16,7 +16,7 @@ from .data import CIFAR10_CLASSES, DataSource, ImageSet, load_cifar10
 from .errors import PihError
 from .keys import Key, fingerprint, load_key, save_key
 from .metrics import metric, metric_info, metric_names
-from .pih import PIHScorer, rho
+from .rho import PIHScorer, rho
 from .scramblers import METHODS, keygen, scramble, unscramble
 
 __version__ = "0.1.0"

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write_bytes, sha256_file
-from .data import cache_root
 from .errors import PihError
+from .runtime import cache_root
 
 
 @dataclass(frozen=True)

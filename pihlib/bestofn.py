@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from .keysearch import CachedScorer, candidate_keys
+from .keysearch import candidate_keys
+from .scorecache import CachedScorer
 
 
 @dataclass

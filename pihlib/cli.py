@@ -25,8 +25,17 @@ from .data import SPLITS, load_cifar10
 from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
-from .metrics import CONVENTIONS, metric, metric_names
-from .scramblers import CHANNEL_MAPS, MAX_PIXELS, METHODS, index_map, keygen, scramble, unscramble
+from .metrics import CONVENTIONS, RHO_CONVENTION, metric, metric_names
+from .scramblers import (
+    ALL_METHODS,
+    CHANNEL_MAPS,
+    MAX_PIXELS,
+    METHODS,
+    index_map,
+    keygen,
+    scramble,
+    unscramble,
+)
 
 PROGRESS_FROM = 32  # files; fewer finish too quickly for a progress bar to help (shown on a terminal)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -46,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                 "Information Hiding'.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     k = sub.add_parser("keygen", help="draw a random key and write it (mode 0600)")
-    k.add_argument("method", metavar="METHOD", choices=METHODS, help=" | ".join(METHODS))
+    k.add_argument("method", metavar="METHOD", choices=ALL_METHODS, help=" | ".join(ALL_METHODS))
     k.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy)")
     k.add_argument("--block-size", type=int, default=4, help="block size for LE, ELE, EtC (default 4)")
     k.add_argument("--shape", type=_shape, default=(32, 32), help="image size HxW (default 32x32)")
@@ -65,8 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("keyfile", metavar="KEYFILE")
     ks = sub.add_parser("keysearch", help="Algorithm 1: keep the key with the highest rho (mean LPIPS) "
                         "among N random keys, scored over a CIFAR-10 source")
-    ks.add_argument("method", metavar="METHOD", choices=("PE", "EtC", "LE", "ELE"),
-                    help="PE | EtC | LE | ELE")
+    ks.add_argument("method", metavar="METHOD", choices=METHODS, help=" | ".join(METHODS))
     ks.add_argument("--images", required=True, metavar="PATH",
                     help="CIFAR-10: an .npz, a folder of class folders, a .tar/.tar.gz, or 'official'")
     ks.add_argument("--split", choices=SPLITS, default="train")
@@ -76,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     ks.add_argument("--block-size", type=int, default=4)
     ks.add_argument("--scheme", choices=SCHEMES, default="fresh",
                     help="'reshuffle': the authors' candidates for PE and EtC (one key, reshuffled)")
-    ks.add_argument("--convention", choices=CONVENTIONS, default="authors",
+    ks.add_argument("--convention", choices=CONVENTIONS, default=RHO_CONVENTION,
                     help="LPIPS input convention of rho (default: the authors', [0,1] fed as is)")
     ks.add_argument("--json", action="store_true", help="print every candidate's fingerprint and rho as JSON")
     ks.add_argument("-o", "--output", required=True, metavar="KEYFILE")

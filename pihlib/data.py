@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ._io import sha256_file
 from .errors import PihError
+from .runtime import cache_root
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -38,11 +39,6 @@ HOW_TO = ("Provide CIFAR-10 with load_cifar10(source=PATH) or the environment va
           "PIH_CIFAR10=PATH, where PATH is an .npz in the layout of cifar10-lossless-3k.npz, a folder "
           "of class folders of images, or a .tar/.tar.gz of one; or use source='official' to let "
           "torchvision download the official files (needs internet).")
-
-
-def cache_root() -> Path:
-    """Where pihlib keeps downloads and caches: ``$PIH_CACHE``, else ``~/.cache/pihlib``."""
-    return Path(os.environ.get("PIH_CACHE", Path.home() / ".cache" / "pihlib"))
 
 
 @dataclass(frozen=True)

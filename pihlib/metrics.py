@@ -20,8 +20,14 @@ from tqdm.auto import tqdm
 
 from . import assets, nr_iqa
 from .errors import PihError
+from .images import as_unit
 
-CONVENTIONS = ("lpips", "authors")
+# LPIPS's input convention, owned here: "lpips" (its own: [0, 1] images scaled to [-1, 1]) is the
+# default of metric("lpips"); rho (paper Eq. 1) defaults to "authors" ([0, 1] images fed as they are),
+# which is how the authors' code computed every rho the paper reports.
+LPIPS_CONVENTION = "lpips"
+RHO_CONVENTION = "authors"
+CONVENTIONS = (LPIPS_CONVENTION, RHO_CONVENTION)
 BATCH = 256
 
 
@@ -33,23 +39,6 @@ class MetricInfo:
     per_image: bool  # False: one value for two sets of images (FID)
     input_size: str  # what the metric needs, and what pihlib does about it
     assets: tuple[str, ...] = ()
-
-
-def as_unit(x: torch.Tensor, what: str = "images") -> torch.Tensor:
-    """Check an image batch and return it as float32 in [0, 1]."""
-    if not isinstance(x, torch.Tensor):
-        raise PihError(f"{what} must be a torch.Tensor N x 3 x H x W, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise PihError(f"{what} must be N x 3 x H x W, got shape {tuple(x.shape)}")
-    if x.dtype == torch.uint8:
-        return x.float() / 255
-    if not x.is_floating_point():
-        raise PihError(f"{what} must be uint8, or float in [0, 1]; got dtype {x.dtype}")
-    if x.numel() and torch.isnan(x).any():
-        raise PihError(f"{what} contain NaN")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise PihError(f"float {what} must lie in [0, 1]")
-    return x.float()
 
 
 def _batches(n: int, size: int, desc: str):
@@ -237,7 +226,7 @@ class LPIPS(Metric):
 
     info = MetricInfo("lpips", True, True, True, "at least 32x32 (alex) / 16x16 (vgg)", ("alexnet",))
 
-    def __init__(self, net: str = "alex", convention: str = "lpips"):
+    def __init__(self, net: str = "alex", convention: str = LPIPS_CONVENTION):
         import lpips
 
         if net not in ("alex", "vgg"):

@@ -29,16 +29,16 @@ import numpy as np
 import torch
 
 from .errors import PihError
+from .images import as_uint8
 from .keys import Key
 
-METHODS = ("PE", "EtC", "LE", "ELE", "PE-IIR")
+METHODS = ("PE", "EtC", "LE", "ELE")  # the paper's four scramblers
+STUDY_METHOD = "PE-IIR"  # the metric study's variant of PE (Fig. 3): inverts a given number of values
+ALL_METHODS = (*METHODS, STUDY_METHOD)
 CHANNEL_ORDERS = np.array([(0, 1, 2), (1, 0, 2), (2, 1, 0), (0, 2, 1), (2, 0, 1), (1, 2, 0)])
 CHANNEL_MAPS = ("permutation", "authors-aliased")
 CPU_CHUNK = 1024  # images a pass on CPU: small enough for the intermediates to stay in cache
 MAX_PIXELS = 4096 * 4096  # the largest image a key is made for (its index maps grow with the image)
-# Float images are quantised to the nearest k/255; they must lie this close to it (in units of 1/255).
-# ToTensor's x / 255 and torchvision's x * (1 / 255) both do; anything further off is refused.
-FLOAT_TOLERANCE = 1e-3
 
 
 def aliased_channel_map(order: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -342,7 +342,7 @@ REGISTRY: dict[str, Method] = {
 
 def _method(name: str) -> Method:
     if name not in REGISTRY:
-        raise PihError(f"unknown scrambling method {name!r}; choose from {', '.join(METHODS)}")
+        raise PihError(f"unknown scrambling method {name!r}; choose from {', '.join(ALL_METHODS)}")
     return REGISTRY[name]
 
 
@@ -459,39 +459,12 @@ def index_map(key: Key, inverse: bool = False) -> IndexMap:
     return cache[inverse]
 
 
-def _as_uint8(x: torch.Tensor, key: Key) -> tuple[torch.Tensor, bool, bool]:
-    """Check an image batch against the key; return it as uint8 N x 3 x H x W and how to undo that."""
-    if not isinstance(x, torch.Tensor):
-        raise PihError(f"images must be a torch.Tensor (N x 3 x H x W), got {type(x).__name__}")
-    single = x.dim() == 3
-    if single:
-        x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise PihError(f"images must be N x 3 x H x W (or 3 x H x W), got shape {tuple(x.shape)}")
-    if tuple(x.shape[2:]) != key.shape:
-        h, w = x.shape[2:]
-        raise PihError(f"images are {h}x{w} but the key was made for {key.shape[0]}x{key.shape[1]}")
-    if x.dtype == torch.uint8:
-        return x, single, False
-    if not x.is_floating_point():
-        raise PihError(f"images must be uint8, or float in [0, 1]; got dtype {x.dtype}")
-    if not x.numel():
-        return x.to(torch.uint8), single, True
-    if torch.isnan(x).any():
-        raise PihError("images contain NaN")
-    if x.min() < 0 or x.max() > 1:
-        raise PihError("float images must lie in [0, 1]")
-    scaled = x.float() * 255
-    q = torch.round(scaled)
-    if (scaled - q).abs().max() > FLOAT_TOLERANCE:
-        raise PihError("float images must be multiples of 1/255 (as ToTensor gives) to scramble exactly; "
-                       f"these are off by more than {FLOAT_TOLERANCE}/255")
-    return q.to(torch.uint8), single, True
-
-
 def _apply(x: torch.Tensor, key: Key, inverse: bool) -> torch.Tensor:
     m = index_map(key, inverse)
-    u8, single, was_float = _as_uint8(x, key)
+    u8, single, was_float = as_uint8(x)
+    if tuple(u8.shape[2:]) != key.shape:
+        h, w = u8.shape[2:]
+        raise PihError(f"images are {h}x{w} but the key was made for {key.shape[0]}x{key.shape[1]}")
     out = m.apply(u8.reshape(u8.shape[0], -1)).view(u8.shape) if len(u8) else u8.clone()
     if was_float:
         out = out.to(x.dtype).div_(255)
@@ -501,8 +474,8 @@ def _apply(x: torch.Tensor, key: Key, inverse: bool) -> torch.Tensor:
 def scramble(x: torch.Tensor, key: Key) -> torch.Tensor:
     """Scramble a batch of images, N x 3 x H x W (or one, 3 x H x W), on any device.
 
-    uint8 images come back as uint8. Float images in [0, 1] are quantised to the nearest k/255 (they
-    must lie within ``FLOAT_TOLERANCE``/255 of it; NaN is refused) and come back as k / 255 in their
+    uint8 images come back as uint8. Float images in [0, 1] are quantised to the nearest k/255 (within
+    ``pihlib.images.FLOAT_TOLERANCE``/255 of it; NaN is refused) and come back as k / 255 in their
     dtype: ``unscramble(scramble(x))`` is ``x`` bit for bit when ``x`` was made as ``k / 255`` (as
     ``ToTensor`` does), and ``round(x * 255) / 255``, within one ulp of ``x``, when it was made as
     ``k * (1 / 255)`` (as torchvision's ``ToDtype(scale=True)`` does). An empty batch gives an empty

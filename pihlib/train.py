@@ -48,13 +48,13 @@ from ._io import atomic_write_bytes
 from .errors import PihError
 from .keys import Key
 from .models import AirbenchNet, FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
-from .results import device_name
+from .runtime import default_device, device_name
 from .scramblers import METHODS, scramble
 
 # Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
 # checkpoints wrong to resume (2: the authors' smoothness term and initialisation of U; 3: each epoch's
 # training time in the history; 4: the airbench recipe, input normalisation inside the model).
-CODE_VERSION = 4
+CHECKPOINT_VERSION = 4
 
 CLASSIFIERS = {"airbench": AirbenchNet, "fast": FastNet, "resnet18": ResNet18,
                "pyramidnet": PyramidNetShakeDrop}
@@ -155,7 +155,7 @@ class TrainConfig:
             raise bad("whiten", "False for a classifier other than 'airbench'")
 
     def digest(self) -> str:
-        doc = {**asdict(self), "code_version": CODE_VERSION}
+        doc = {**asdict(self), "code_version": CHECKPOINT_VERSION}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -171,7 +171,7 @@ class TrainResult:
     config: TrainConfig
     test_accuracy: float  # with test-time augmentation where the config asks for it
     history: list[dict] = field(default_factory=list)  # per epoch: loss, train and test accuracy, time
-    wall_time_s: float = 0.0  # training time of all epochs (evaluation left out), across resumes
+    train_time_s: float = 0.0  # training time of all epochs (evaluation left out), across resumes
     images_per_s: float = 0.0  # training images a second over all epochs
     device: str = ""
     resumed_from_epoch: int = 0
@@ -359,7 +359,7 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         raise PihError("a scrambled method needs its key; method 'plain' takes none")
     if key is not None and key.method != config.method:
         raise PihError(f"the key is for {key.method}, the configuration for {config.method}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = default_device(device)
     cuda = device.type == "cuda"
     mp = cuda if mixed_precision is None else mixed_precision
     if cuda:

@@ -7,7 +7,7 @@
 #                                                          CIFAR-10, the LPIPS AlexNet weights, the lpips
 #                                                          and airbench wheels, the test data and the
 #                                                          code's git commit
-#   scripts/offline_gpu_run.sh run DIR OUT [BUDGET_S [-p NAME VALUE ...]]
+#   scripts/offline_gpu_run.sh run DIR OUT [BUDGET_S [-p classification.NAME VALUE ...]]
 #                                                          there, from the repository root: the CUDA tests,
 #                                                          then the runs (starting none that would end
 #                                                          after BUDGET_S, default 420 s); writes
@@ -21,11 +21,12 @@
 #
 # The data is the project's JPEG copy of all 60,000 images (LOSSY, as every result's provenance says)
 # unless PIH_CIFAR10 names another source when bundling; a machine with internet needs none of this:
-# `python -m pihlib.classification --preset gpu` does the same. PIH_DEVICE=cpu makes a dry run of `run`
-# on a machine without a GPU (with a budget of 0 s, it stops before the first run).
+# `python -m pihlib.reproduction compute --preset gpu --only classification` does the same.
+# PIH_DEVICE=cpu makes a dry run of `run` on a machine without a GPU (with a budget of 0 s, it stops
+# before the first run).
 set -euo pipefail
 
-cmd=${1:?usage: $0 bundle DIR | run DIR OUT [BUDGET_S [-p NAME VALUE ...]]}
+cmd=${1:?usage: $0 bundle DIR | run DIR OUT [BUDGET_S [-p classification.NAME VALUE ...]]}
 dir=${2:?a bundle folder}
 
 if [[ $cmd == bundle ]]; then
@@ -35,7 +36,7 @@ if [[ $cmd == bundle ]]; then
     data=${PIH_CIFAR10:-$shared/data/cifar10-jpeg-60k.tar.gz}
     rm -rf "$dir" && mkdir -p "$dir/cache/assets" "$dir/shared/data"
     "$py" -m pihlib.assets fetch >/dev/null
-    cache=$("$py" -c 'from pihlib.data import cache_root; print(cache_root())')
+    cache=$("$py" -c 'from pihlib.runtime import cache_root; print(cache_root())')
     cp "$cache/assets/alexnet.npz" "$cache/assets/alexnet.json" "$dir/cache/assets/"
     cp "$data" "$dir/"
     cp "$shared/data/cifar10-lossless-3k.npz" "$dir/shared/data/"  # the tests' data
@@ -43,10 +44,7 @@ if [[ $cmd == bundle ]]; then
     "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "lpips==$lpips"
     airbench=$("$py" -c 'from importlib.metadata import version; print(version("airbench"))')
     "$py" -m pip wheel --quiet --no-deps -w "$dir" "airbench==$airbench"  # an sdist on the index: built here
-    commit=$(git -C "$here" rev-parse HEAD)
-    [[ -z $(git -C "$here" status --porcelain --untracked-files=no -- . ':(exclude)results') ]] \
-        || commit="$commit (with uncommitted changes)"
-    echo "$commit" > "$dir/git-commit"
+    "$py" -c 'from pihlib.reproduction.provenance import git_commit; print(git_commit())' > "$dir/git-commit"
     echo "$(basename "$data")" > "$dir/data-name"
     du -sh "$dir"
     exit 0
@@ -74,7 +72,8 @@ fi
 budget=${4:-420}
 python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_scramblers.py -k "cuda or CUDA" || true
 rc=0
-python3 -m pihlib.classification --preset gpu --data "$data" --budget-s "$budget" --device "$device" "${@:5}" \
+python3 -m pihlib.reproduction compute --preset gpu --only classification --data "$data" --jpeg-data "" \
+    --budget-s "$budget" --device "$device" "${@:5}" \
     || rc=$?
 tar czf "$out/results-gpu.tgz" results/gpu 2>/dev/null || { rm -f "$out/results-gpu.tgz"; echo "no gpu results yet"; }
 exit $rc

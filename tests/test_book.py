@@ -34,8 +34,8 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def html() -> Path:
     if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book at {HTML}: build it with `python -m pihlib.book build --preset smoke "
-                    "--dest _build/smoke` (make test does)")
+        pytest.fail(f"no built book at {HTML}: build it with `python -m pihlib.reproduction build "
+                    "--preset smoke --dest _build/smoke` (make test does)")
     return HTML
 
 

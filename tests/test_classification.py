@@ -7,8 +7,11 @@ import json
 import pytest
 
 import pihlib
-from pihlib import classification, keysearch, presets, results
+from pihlib import keysearch, scorecache
+from pihlib.images import decode_png
 from pihlib.keys import fingerprint
+from pihlib.reproduction import classification, presets, table3
+from pihlib.reproduction.__main__ import main
 
 PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 128, "n_search": 32,
           "recipe": "airbench", "classifier": "airbench", "epochs": 1, "batch_size": 32, "lr": 10.0,
@@ -17,13 +20,13 @@ PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test":
 
 @pytest.fixture
 def root(tmp_path, monkeypatch, isolated_cache):
-    monkeypatch.setattr(results, "ROOT", tmp_path / "results")
+    monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 
 
 def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys, isolated_cache):
-    inputs = classification.load_inputs(PARAMS, cifar_npz)
-    out = classification.experiment(PARAMS, *inputs, preset="smoke", progress=False)
+    inputs = classification.inputs(PARAMS, cifar_npz)
+    out = classification.compute(PARAMS, *inputs, preset="smoke", progress=False)
     files = sorted(p.name for p in (root / "smoke" / classification.RUNS).iterdir())
     assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
     assert not list((isolated_cache / "checkpoints").rglob("*.pt"))  # each removed once its record is written
@@ -45,8 +48,8 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert inputs[1].classes[int(inputs[1].labels[frog["test_index"]])] == "frog"
     assert frog["plain"]["lpips"] == pytest.approx(0, abs=1e-6) and frog["PE (proposed)"]["lpips"] > 0.1
     plain_image = inputs[1].images[frog["test_index"]].permute(1, 2, 0).numpy()
-    assert (classification.decode_png(frog["plain"]["image_png"]) == plain_image).all()
-    assert (classification.decode_png(frog["PE (proposed)"]["image_png"]) != plain_image).mean() > 0.5
+    assert (decode_png(frog["plain"]["image_png"]) == plain_image).all()
+    assert (decode_png(frog["PE (proposed)"]["image_png"]) != plain_image).mean() > 0.5
 
     # what is stored, read without data and without computing: only runs of the same parameters
     stored = classification.stored_runs("smoke", PARAMS)
@@ -58,32 +61,35 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     # two seeds under a budget of 0 s: the three cached runs are reused, the first new one is not started
     two = {**PARAMS, "seeds": [0, 1]}
     with pytest.raises(classification.BudgetExhausted, match="3 of 5 runs done") as stop:
-        classification.experiment(two, *inputs, preset="smoke", budget_s=0, progress=False)
+        classification.compute(two, *inputs, preset="smoke", budget_s=0, progress=False)
     assert (stop.value.done, stop.value.total) == (3, 5)
-    again = classification.experiment(PARAMS, *inputs, preset="smoke", budget_s=0, progress=False)
+    again = classification.compute(PARAMS, *inputs, preset="smoke", budget_s=0, progress=False)
     assert all(r["provenance"]["reused"] for r in again["runs"])
     assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in out["runs"]]
 
     # the command line: all cached, so it reports; with a second seed and no budget left, exit code 3
-    common = ["--preset", "smoke", "--data", str(cifar_npz), "--device", "cpu"]
-    common += [a for k, v in PARAMS.items() if k != "seeds" for a in ("-p", k, json.dumps(v))]
-    assert classification.main([*common, "-p", "seeds", "[0]"]) == 0
+    common = ["compute", "--preset", "smoke", "--only", "classification", "--data", str(cifar_npz),
+              "--device", "cpu", "--budget-s", "0", "--jpeg-data", ""]
+    common += [a for k, v in PARAMS.items() if k != "seeds"
+               for a in ("-p", f"classification.{k}", json.dumps(v))]
+    assert main([*common, "-p", "classification.seeds", "[0]"]) == 0
     report = capsys.readouterr().out
     assert "PE   original  accuracy" in report and "plain:" in report
-    assert classification.main([*common, "-p", "seeds", "[0, 1]", "--budget-s", "0"]) == 3
+    assert main([*common, "-p", "classification.seeds", "[0, 1]"]) == 3
     assert "run again to go on" in capsys.readouterr().err
-    assert classification.main([*common, "-p", "epochs", "'many'"]) == 2
+    assert main([*common, "-p", "classification.epochs", "'many'"]) == 2
     assert "training epochs must be a positive integer" in capsys.readouterr().err
-    assert classification.main([*common, "-p", "seeds", "[]"]) == 2
+    assert main([*common, "-p", "03_classification.seeds", "[]"]) == 2
     assert "seeds must be a non-empty list of integers" in capsys.readouterr().err
-    assert classification.main([*common, "-p", "seeds", "[0]", "-p", "methods", "['XOR']"]) == 2
+    assert main([*common, "-p", "classification.seeds", "[0]", "-p", "classification.methods",
+                 "['XOR']"]) == 2
     assert "methods must be a list drawn from" in capsys.readouterr().err
 
 
 def test_table3_needs_its_classes(cifar_npz):
     test = pihlib.load_cifar10("test", cifar_npz, count=3)  # a cat, two ships
     with pytest.raises(pihlib.PihError, match="Table 3 needs a frog, automobile, horse"):
-        classification.table3_images(test)
+        table3.images(test)
 
 
 def test_summary_reads_time_to_target():
@@ -104,7 +110,7 @@ def test_the_original_key_is_drawn_apart_from_the_search(method, cifar_images):
         assert fingerprint(original) not in {fingerprint(k) for k in candidates}
         assert fingerprint(original) == fingerprint(classification.run_key(method, "original", seed, 20))
     images = cifar_images[:4]
-    scorer = keysearch.CachedScorer(images, cache=False)
+    scorer = scorecache.CachedScorer(images, cache=False)
     proposed = classification.run_key(method, "proposed", 0, 3, scorer, images)
     searched = keysearch.search(images, method, 3, seed=classification.key_streams(0)[1], scorer=scorer,
                                 progress=False)

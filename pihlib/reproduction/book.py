@@ -1,13 +1,13 @@
 """Build the book: run every notebook with papermill at a preset, then Jupyter Book (offline).
 
-    python -m pihlib.book build --preset cpu [--dest _build] [-p NOTEBOOK.NAME VALUE ...]
-    python -m pihlib.book mathjax        # MathJax 3 from npm, for offline math (build does it too)
+    python -m pihlib.reproduction build --preset cpu [--dest _build] [-p NOTEBOOK.NAME VALUE ...]
+    python -m pihlib.reproduction mathjax   # MathJax 3 from npm, for offline math (build does it too)
 
 The book's sources (``_config.yml``, ``_toc.yml``, ``book/``) are staged in ``<dest>/src``; the
 jupytext sources in ``notebooks/`` are converted to temporary notebooks (papermill never writes over
 a source), executed with the preset's parameters into ``<dest>/src/book/generated``, and Jupyter Book
 builds ``<dest>/html`` with warnings as errors. Expensive results are cached in ``results/<preset>/``
-(see ``pihlib.results``), so a second build only re-renders. Each preset can have its own ``dest``:
+(see ``pihlib.reproduction.cache``), so a second build only re-renders. Each preset can have its own ``dest``:
 ``make book`` builds ``_build/html``, ``make test`` the smoke book in ``_build/smoke/html``.
 """
 
@@ -19,13 +19,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._cli import Parser, run_command
-from .errors import PihError
-from .presets import PRESETS, parse_value
+from ..errors import PihError
+from .presets import NOTEBOOKS, PRESETS
+from .provenance import CHECKOUT
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["00_scramblers", "01_metric_selection", "02_key_search", "03_classification"]
 MATHJAX = "mathjax@3.2.2"
+
+
+def _require_checkout() -> None:
+    if not (CHECKOUT / "notebooks").is_dir() or not (CHECKOUT / "_toc.yml").exists():
+        raise PihError(f"the book is built from the project checkout (notebooks/, book/, _toc.yml); "
+                       f"{CHECKOUT} is not one")
 
 
 def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
@@ -34,6 +38,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
     import jupytext
     import papermill
 
+    _require_checkout()
     if preset not in PRESETS:
         raise PihError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -41,23 +46,24 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
         print(f"[{i}/{len(notebooks)}] {name} (preset {preset})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / f"{name}.ipynb"
-            jupytext.write(jupytext.read(ROOT / "notebooks" / f"{name}.py"), source)
+            jupytext.write(jupytext.read(CHECKOUT / "notebooks" / f"{name}.py"), source)
             executed = Path(tmp) / f"{name}.executed.ipynb"
-            papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(ROOT),
+            papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(CHECKOUT),
                                        parameters={"preset": preset, **(overrides or {}).get(name, {})},
                                        progress_bar=False)
             shutil.move(executed, out / f"{name}.ipynb")
 
 
-def build(preset: str, dest: Path = ROOT / "_build", overrides: dict[str, dict] | None = None,
+def build(preset: str, dest: Path = CHECKOUT / "_build", overrides: dict[str, dict] | None = None,
           notebooks: list[str] = NOTEBOOKS) -> Path:
     """Stage the sources, execute the notebooks, build the HTML; returns the HTML folder."""
+    _require_checkout()
     src = dest / "src"
     shutil.rmtree(src, ignore_errors=True)
     (src / "book").mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, src / name)
-    for page in (ROOT / "book").glob("*.md"):
+        shutil.copy(CHECKOUT / name, src / name)
+    for page in (CHECKOUT / "book").glob("*.md"):
         shutil.copy(page, src / "book" / page.name)
     (src / "_static_extra").symlink_to(mathjax().parent)
     run(preset, src / "book" / "generated", overrides, notebooks)
@@ -71,7 +77,7 @@ def build(preset: str, dest: Path = ROOT / "_build", overrides: dict[str, dict] 
     return html
 
 
-def mathjax(dest: Path = ROOT / "_static_extra" / "mathjax") -> Path:
+def mathjax(dest: Path = CHECKOUT / "_static_extra" / "mathjax") -> Path:
     """MathJax 3 (npm), served with the book: math renders without a CDN."""
     if (dest / "tex-chtml.js").exists():
         return dest
@@ -81,37 +87,3 @@ def mathjax(dest: Path = ROOT / "_static_extra" / "mathjax") -> Path:
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(Path(tmp) / "node_modules" / "mathjax" / "es5", dest)
     return dest
-
-
-def _overrides(pairs: list[list[str]]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for target, value in pairs:
-        notebook, _, name = target.partition(".")
-        if notebook not in NOTEBOOKS or not name:
-            raise PihError(f"-p takes NOTEBOOK.NAME VALUE with NOTEBOOK one of {', '.join(NOTEBOOKS)}")
-        out.setdefault(notebook, {})[name] = parse_value(value)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = Parser(prog="python -m pihlib.book", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
-    b = sub.add_parser("build", help="execute the notebooks at a preset and build the HTML book")
-    b.add_argument("--preset", default="cpu", choices=list(PRESETS))
-    b.add_argument("--dest", type=Path, default=ROOT / "_build", help="build folder (default _build)")
-    b.add_argument("-p", nargs=2, action="append", default=[], metavar=("NOTEBOOK.NAME", "VALUE"),
-                   help="override one parameter, e.g. -p 02_key_search.trials 50")
-    sub.add_parser("mathjax", help="install MathJax 3 for offline math")
-
-    def body() -> None:
-        args = ap.parse_args(argv)
-        if args.command == "mathjax":
-            print(mathjax())
-        else:
-            build(args.preset, args.dest.resolve(), _overrides(args.p))
-
-    return run_command("pihlib.book", body)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pihlib
-from pihlib.pih import PIHScorer
+from pihlib.rho import PIHScorer
 
 
 def test_rho_is_the_mean_lpips_in_either_convention(cifar_images):

@@ -18,8 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import PihError
+from .images import check_batch
 from .keys import Key
-from .metrics import CONVENTIONS, LPIPS
+from .metrics import CONVENTIONS, LPIPS, RHO_CONVENTION
 from .scramblers import scramble
 
 
@@ -30,14 +31,14 @@ class PIHScorer:
     ``net`` and ``convention``.
     """
 
-    def __init__(self, images: torch.Tensor, convention: str = "authors", net: str = "alex",
+    def __init__(self, images: torch.Tensor, convention: str = RHO_CONVENTION, net: str = "alex",
                  batch_size: int = 500, progress: bool = True, model: LPIPS | None = None):
         if convention not in CONVENTIONS:
             raise PihError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4 \
-                or images.shape[1] != 3 or len(images) == 0:
-            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise PihError(f"rho needs uint8 images N x 3 x H x W (N >= 1), got {got}")
+        images, _ = check_batch(images)
+        if images.dtype != torch.uint8 or len(images) == 0:
+            raise PihError(f"rho needs uint8 images N x 3 x H x W (N >= 1), got {images.dtype} "
+                           f"{tuple(images.shape)}")
         self.images, self.convention, self.batch_size = images, convention, batch_size
         self.progress = progress
         if model is not None and (model.convention, model.net) != (convention, net):
@@ -72,7 +73,7 @@ class PIHScorer:
         return torch.stack([self.per_image(k).double().mean() for k in bar])
 
 
-def rho(images: torch.Tensor, keys: Key | Sequence[Key], convention: str = "authors",
+def rho(images: torch.Tensor, keys: Key | Sequence[Key], convention: str = RHO_CONVENTION,
         net: str = "alex", batch_size: int = 500, progress: bool = True) -> torch.Tensor:
     """One PIH score per key: mean LPIPS(x, f(x; key)) over ``images`` (paper Eq. 1)."""
     return PIHScorer(images, convention, net, batch_size, progress).score(keys)

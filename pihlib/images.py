@@ -1,0 +1,72 @@
+"""The one check of an image batch that every entry point runs: what pihlib takes as images.
+
+A batch is a ``torch.Tensor`` N x 3 x H x W (one image, 3 x H x W, where ``single_ok``), uint8 or
+float in [0, 1] without NaN, on any device.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import PihError
+
+FLOAT_TOLERANCE = 1e-3  # in units of 1/255: how far a float image may lie from the nearest k/255
+
+
+def check_batch(x: torch.Tensor, what: str = "images", single_ok: bool = False) -> tuple[torch.Tensor, bool]:
+    """``x`` as N x 3 x H x W, and whether it was one 3 x H x W image; a clear error for anything else."""
+    shape = "N x 3 x H x W" + (" (or 3 x H x W)" if single_ok else "")
+    if not isinstance(x, torch.Tensor):
+        raise PihError(f"{what} must be a torch.Tensor {shape}, got {type(x).__name__}")
+    single = single_ok and x.dim() == 3
+    if single:
+        x = x.unsqueeze(0)
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise PihError(f"{what} must be {shape}, got shape {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        return x, single
+    if not x.is_floating_point():
+        raise PihError(f"{what} must be uint8, or float in [0, 1]; got dtype {x.dtype}")
+    if x.numel() and torch.isnan(x).any():
+        raise PihError(f"{what} contain NaN")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise PihError(f"float {what} must lie in [0, 1]")
+    return x, single
+
+
+def as_unit(x: torch.Tensor, what: str = "images") -> torch.Tensor:
+    """A checked batch as float32 in [0, 1]."""
+    x, _ = check_batch(x, what)
+    return x.float() / 255 if x.dtype == torch.uint8 else x.float()
+
+
+def as_uint8(x: torch.Tensor, what: str = "images") -> tuple[torch.Tensor, bool, bool]:
+    """A checked batch (or one image) as uint8 N x 3 x H x W, exactly: float images must lie within
+    ``FLOAT_TOLERANCE``/255 of a multiple of 1/255. Returns it, whether it was one image, and whether
+    it was float."""
+    x, single = check_batch(x, what, single_ok=True)
+    if x.dtype == torch.uint8:
+        return x, single, False
+    scaled = x.float() * 255
+    q = torch.round(scaled)
+    if scaled.numel() and (scaled - q).abs().max() > FLOAT_TOLERANCE:
+        raise PihError(f"float {what} must be multiples of 1/255 (as ToTensor gives) to scramble exactly; "
+                       f"these are off by more than {FLOAT_TOLERANCE}/255")
+    return q.to(torch.uint8), single, True
+
+
+def png_base64(image: torch.Tensor) -> str:
+    """A uint8 3 x H x W image as base64 PNG text (lossless, small enough for a JSON record)."""
+    buf = io.BytesIO()
+    Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def decode_png(text: str) -> np.ndarray:
+    """The H x W x 3 uint8 array of ``png_base64``'s text."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"))

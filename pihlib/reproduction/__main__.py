@@ -1,0 +1,98 @@
+"""``python -m pihlib.reproduction``: compute a preset's results without a notebook kernel, or build
+the book.
+
+    compute --preset P [--only EXPERIMENT ...] [--data PATH] [--jpeg-data PATH] [--device D]
+            [--budget-s S] [-p EXPERIMENT.NAME VALUE ...]
+    build --preset P [--dest DIR] [-p NOTEBOOK.NAME VALUE ...]
+    mathjax
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from .._cli import Parser, run_command
+from ..errors import PihError
+from . import EXPERIMENTS, presets
+
+
+def experiment(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def overrides(pairs: list[list[str]]) -> dict[str, dict]:
+    """``-p TARGET.NAME VALUE`` pairs by notebook; TARGET is an experiment or its notebook."""
+    by_experiment = {name: experiment(name).NOTEBOOK for name in EXPERIMENTS}
+    out: dict[str, dict] = {}
+    for target, value in pairs:
+        group, _, name = target.partition(".")
+        notebook = by_experiment.get(group, group)
+        if notebook not in presets.NOTEBOOKS or not name:
+            raise PihError(f"-p takes TARGET.NAME VALUE with TARGET one of "
+                           f"{', '.join([*EXPERIMENTS, *presets.NOTEBOOKS])}")
+        out.setdefault(notebook, {})[name] = presets.parse_value(value)
+    return out
+
+
+def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | None, device: str | None,
+            budget_s: float | None, changes: dict[str, dict]) -> None:
+    """Every result of ``preset`` (or of the experiments ``only`` names) that is not cached yet."""
+    for name in only or EXPERIMENTS:
+        module = experiment(name)
+        params = presets.params(module.NOTEBOOK, preset, **changes.get(module.NOTEBOOK, {}))
+        print(f"{name} (preset {preset})", flush=True)
+        if name == "classification":
+            out = module.run(preset, params, data, jpeg_data, device=device, budget_s=budget_s)
+            print(f"plain: {100 * out['plain']['accuracy']:.2f} %")
+            for method, kinds in module.summary(out["runs"]).items():
+                for kind, v in kinds.items():
+                    to = "-" if v["to_target_mean"] is None else f"{v['to_target_mean']:.1f} s"
+                    print(f"{method:4} {kind:9} accuracy {v['acc_mean']:6.2f} % (SD {v['acc_sd']:.2f})  "
+                          f"rho {v['rho_mean']:.4f}  {v['time_mean']:.1f} s a run  "
+                          f"{100 * module.TARGET_ACCURACY:.0f} % reached {v['reached_target']}, after {to}")
+        else:
+            module.run(preset, params, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import book
+
+    ap = Parser(prog="python -m pihlib.reproduction", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
+    c = sub.add_parser("compute", help="compute a preset's results (no notebooks, no Jupyter needed)")
+    c.add_argument("--preset", default="cpu", choices=list(presets.PRESETS))
+    c.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=[], metavar="EXPERIMENT",
+                   help=" | ".join(EXPERIMENTS))
+    c.add_argument("--data", default=None, help="a CIFAR-10 source (default: $PIH_CIFAR10, else official)")
+    c.add_argument("--jpeg-data", default=os.environ.get("PIH_CIFAR10_JPEG"),
+                   help="the JPEG copy, for its penalty (default: $PIH_CIFAR10_JPEG)")
+    c.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
+    c.add_argument("--budget-s", type=float, default=None,
+                   help="classification: start no run that would end after this many seconds")
+    b = sub.add_parser("build", help="execute the notebooks at a preset and build the HTML book")
+    b.add_argument("--preset", default="cpu", choices=list(presets.PRESETS))
+    b.add_argument("--dest", type=Path, default=book.CHECKOUT / "_build",
+                   help="build folder (default: _build)")
+    for p in (c, b):
+        p.add_argument("-p", nargs=2, action="append", default=[], metavar=("TARGET.NAME", "VALUE"),
+                       help="override one parameter, e.g. -p key_search.trials 50 (or 02_key_search.trials)")
+    sub.add_parser("mathjax", help="install MathJax 3 for offline math")
+
+    def body() -> None:
+        args = ap.parse_args(argv)
+        if args.command == "mathjax":
+            print(book.mathjax())
+        elif args.command == "build":
+            book.build(args.preset, args.dest.resolve(), overrides(args.p))
+        else:
+            compute(args.preset, args.only, args.data, args.jpeg_data, args.device, args.budget_s,
+                    overrides(args.p))
+
+    return run_command("pihlib.reproduction", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Expensive results, cached with their provenance under ``results/<preset>/``.
+
+``cached(preset, name, params, compute, code=MODULES)`` returns the stored record when both its
+parameters and the digest of the code it depends on match (and ``force`` is off), else runs
+``compute()`` and writes the result atomically beside a record of what produced it: the parameters
+and their hash, the code digest, the data source and its sha256, each pretrained asset's source and
+sha256, the device, the versions, the git commit and the wall time. Committed results re-render
+without recomputing and without a GPU.
+
+The code digest (``code_digest``) covers the source of the pihlib modules a result depends on, read
+as Python syntax: comments, docstrings and formatting do not count, nor the functions a module lists
+in ``READERS`` (those that only read a record: claims, tables). A result whose parameters match but
+whose digest does not was computed by older code: ``cached`` computes it again, ``load`` marks it
+``stale`` (for results that cannot be recomputed here, such as GPU runs, shown with that mark).
+
+Results live in ``$PIH_RESULTS`` if set, else in the ``results/`` folder of the project checkout
+pihlib runs from; an installed pihlib without a checkout must be given ``PIH_RESULTS``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from .._io import atomic_write_bytes
+from ..errors import PihError
+from . import provenance
+
+
+def results_root() -> Path:
+    """``$PIH_RESULTS``, else the checkout's ``results/``; never a folder inside site-packages."""
+    if os.environ.get("PIH_RESULTS"):
+        return Path(os.environ["PIH_RESULTS"])
+    if (provenance.CHECKOUT / "pyproject.toml").exists() and (provenance.CHECKOUT / "notebooks").is_dir():
+        return provenance.CHECKOUT / "results"
+    raise PihError("pihlib is not running from its project checkout: set PIH_RESULTS to the folder "
+                   "where results should be cached")
+
+
+def params_hash(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _strip(tree: ast.Module) -> ast.Module:
+    readers: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "READERS" for t in node.targets):
+            readers = set(ast.literal_eval(node.value))
+    tree.body = [n for n in tree.body if getattr(n, "name", None) not in readers
+                 and not (isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "READERS"
+                                                            for t in n.targets))]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@cache
+def _module_digest(module: str) -> str:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        raise PihError(f"no Python source for module {module!r}")
+    tree = _strip(ast.parse(Path(spec.origin).read_text()))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def code_digest(modules: Iterable[str]) -> str:
+    """sha256 over the (normalised) source of ``modules``, in sorted order."""
+    h = hashlib.sha256()
+    for m in sorted(set(modules)):
+        h.update(f"{m}:{_module_digest(m)}\n".encode())
+    return h.hexdigest()
+
+
+def load(preset: str, name: str, code: Iterable[str] = ()) -> dict | None:
+    """The stored record of ``name`` (marked ``reused``, and ``stale`` if its code digest differs
+    from ``code``'s), whatever its parameters; None if there is none or it is damaged."""
+    try:
+        record = json.loads((results_root() / preset / f"{name}.json").read_text())
+        p = record["provenance"]
+        p["reused"] = True
+        p["stale"] = p.get("code_sha256") != code_digest(code)
+        return record if isinstance(record.get("params"), dict) else None
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def lookup(preset: str, name: str, params: dict, code: Iterable[str] = ()) -> dict | None:
+    """The stored record of ``name`` if it was computed with ``params`` by this code, else None."""
+    record = load(preset, name, code)
+    if record is not None and record["provenance"].get("params_sha256") == params_hash(params) \
+            and not record["provenance"]["stale"]:
+        return record
+    return None
+
+
+def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *, code: Iterable[str] = (),
+           data: dict | None = None, assets: list[str] | None = None, force: bool = False) -> dict:
+    """The record ``{"result", "params", "provenance"}`` for ``name``, computed only if needed.
+
+    ``compute()`` returns a JSON-serialisable result; ``code`` names the pihlib modules it depends on,
+    ``data`` is the data source record, ``assets`` the names of the pretrained assets it used.
+    """
+    code = sorted(set(code))
+    if not force and (record := lookup(preset, name, params, code)) is not None:
+        return record
+    from .. import assets as asset_module
+
+    start = time.perf_counter()
+    result = compute()
+    wall = time.perf_counter() - start
+    prov = {
+        "preset": preset, "name": name, "params_sha256": params_hash(params),
+        "code_sha256": code_digest(code), "code_modules": code, "data": data,
+        "assets": {a: {k: v for k, v in asset_module.provenance(a).items()
+                       if k in ("source", "where", "member", "raw_sha256")} for a in assets or []},
+        "wall_time_s": round(wall, 1),
+        "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance.environment(),
+    }
+    record = {"result": result, "params": params, "provenance": prov}
+    text = json.dumps(record, indent=1, default=str) + "\n"
+    atomic_write_bytes(results_root() / preset / f"{name}.json", text.encode())
+    return record

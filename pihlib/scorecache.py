@@ -1,0 +1,89 @@
+"""rho of each key, cached on disk: an interrupted key search resumes without scoring a key twice.
+
+Entries are keyed by the key's fingerprint and a hash of the image set (and the LPIPS network and
+convention), written atomically after every key, and carry a checksum; the cache holds fingerprints
+and scores only, never key material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ._io import atomic_write_bytes
+from .keys import Key, fingerprint
+from .metrics import RHO_CONVENTION
+from .rho import PIHScorer
+from .runtime import cache_root
+
+
+def images_hash(images: torch.Tensor) -> str:
+    """sha256 of a uint8 image set: its shape and bytes."""
+    h = hashlib.sha256(str(tuple(images.shape)).encode())
+    h.update(images.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+class ScoreCache:
+    """rho of keys over one image set, stored in one JSON file as {fingerprint: {"rho", "check"}}.
+
+    ``check`` is a digest of the fingerprint, the image set, the network, the convention and the score:
+    an entry whose check does not match (an edited score, one copied from another image set, an older
+    format) is ignored and recomputed, never trusted."""
+
+    def __init__(self, images_sha256: str, net: str, convention: str,
+                 folder: str | os.PathLike | None = None):
+        name = f"{images_sha256[:24]}-{net}-{convention}.json"
+        self.path = Path(folder or cache_root() / "scores") / name
+        self.meta = {"images_sha256": images_sha256, "net": net, "convention": convention}
+        self.entries: dict[str, dict] = {}  # fingerprint -> {"rho", "check"}, as stored
+        try:
+            stored = json.loads(self.path.read_text())["scores"] if self.path.exists() else {}
+            for fp, entry in stored.items():
+                if entry["check"] == self._check(str(fp), float(entry["rho"])):
+                    self.entries[str(fp)] = {"rho": float(entry["rho"]), "check": entry["check"]}
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            self.entries = {}  # a damaged cache is ignored (and rewritten), never trusted
+
+    def _check(self, fp: str, score: float) -> str:
+        doc = {**self.meta, "fingerprint": fp, "rho": repr(float(score))}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {fp: e["rho"] for fp, e in self.entries.items()}
+
+    def get(self, fp: str) -> float | None:
+        entry = self.entries.get(fp)
+        return None if entry is None else entry["rho"]
+
+    def put(self, fp: str, score: float) -> None:
+        self.entries[fp] = {"rho": score, "check": self._check(fp, score)}
+        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": self.entries}).encode())
+
+
+class CachedScorer:
+    """A ``PIHScorer`` with the on-disk score cache in front of it."""
+
+    def __init__(self, images: torch.Tensor, convention: str = RHO_CONVENTION, net: str = "alex",
+                 cache: bool | str | os.PathLike = True, scorer: PIHScorer | None = None):
+        self.scorer = scorer or PIHScorer(images, convention, net, progress=False)
+        self.images_sha256 = images_hash(images)
+        folder = None if cache is True else cache
+        self.cache = ScoreCache(self.images_sha256, net, convention, folder) if cache is not False else None
+        self.evaluations = 0  # keys actually scored (not served from the cache)
+
+    def __call__(self, key: Key) -> float:
+        fp = fingerprint(key)
+        if self.cache is not None and (hit := self.cache.get(fp)) is not None:
+            return hit
+        score = float(self.scorer.score(key)[0])
+        self.evaluations += 1
+        if self.cache is not None:
+            self.cache.put(fp, score)
+        return score
+
