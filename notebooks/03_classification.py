@@ -58,7 +58,7 @@ P = presets.params(experiment.NOTEBOOK, preset, methods=methods, seeds=seeds, tr
                    n_test=n_test, n_search=n_search, recipe=recipe, classifier=classifier, epochs=epochs,
                    batch_size=batch_size, lr=lr, schedule=schedule)
 R = experiment.run(preset, P, data, jpeg_data or os.environ.get("PIH_CIFAR10_JPEG"))
-for name, value in experiment.book_values(P, R).items():  # the texts the book's pages read
+for name, value in experiment.book_values(preset, P, R).items():  # the texts the book's pages read
     glue(name, value, display=False)
 display(Markdown(experiment.describe(P, R)))
 display(Markdown(provenance.markdown([R["plain"], *R["runs"]],

@@ -22,6 +22,7 @@ from . import paper
 
 CLASSES = ("frog", "automobile", "horse")
 COLUMNS = ("PE", "LE")  # the proposed keys' columns beside the plain one, as in the paper
+READERS = ("rows", "claims")
 
 
 def images(test_set: ImageSet) -> dict[str, int]:
