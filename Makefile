@@ -24,25 +24,45 @@ endif
 endif
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# each phase of `make test` adds its time to this file; the last step prints it
+PHASES := $(abspath _build/phases.txt)
+TIMED := PHASES=$(PHASES) scripts/timed.sh
 
-.PHONY: test book bench lint assets clean
+.PHONY: test book bench lint assets clean chromium phases-start
 
 $(VENV)/.stamp: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[book,test]'
+	@mkdir -p _build
+	$(TIMED) install sh -c 'test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PIP) -e ".[book,test]"'
 	touch $@
 
 lint: $(VENV)/.stamp
-	$(VENV)/bin/ruff check pihlib tests benchmarks notebooks
+	$(TIMED) lint $(VENV)/bin/ruff check pihlib tests benchmarks notebooks
 
 assets: $(VENV)/.stamp
-	$(PY) -m pihlib.assets fetch
+	$(TIMED) assets $(PY) -m pihlib.assets fetch
 
-# the unit tests, then the smoke book (warnings as errors) and the checks of how it renders
-test: lint assets
-	$(PY) -m pytest
-	$(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
-	PIH_BOOK_HTML=_build/smoke/html $(PY) -m pytest -m book
+# headless Chromium for the render checks: installed where apt-get can (as root), else one line
+# saying what to run, before any long step
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    $(TIMED) chromium sh -c 'apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)'; \
+	  else \
+	    echo "make test needs headless Chromium for the book's render checks: run 'sudo apt-get install chromium' (Debian/Ubuntu) and make test again" >&2; \
+	    exit 1; \
+	  fi; }
+
+phases-start:
+	@mkdir -p _build && rm -f $(PHASES)
+
+# the unit tests, then the smoke book (warnings as errors) and the checks of how it renders; at the
+# end, the time of each phase
+test: phases-start chromium lint assets
+	$(TIMED) tests $(PY) -m pytest
+	$(TIMED) smoke-book $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
+	PIH_BOOK_HTML=_build/smoke/html $(TIMED) render-checks $(PY) -m pytest -m book
+	@echo "make test, time by phase:" && cat $(PHASES)
 
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_scramble.py

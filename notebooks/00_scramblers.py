@@ -25,24 +25,37 @@ n_show = None
 n_check = None
 seed = None
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
+from myst_nb import glue
 
 from pihlib.reproduction import figures, presets, provenance
 from pihlib.reproduction import scrambling as experiment
 
 P = presets.params(experiment.NOTEBOOK, preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
+display(Markdown(presets.markdown(P, preset)))
+glue("book_preset", preset, display=False)  # named on the introduction and the reproduction page
 record = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(record)))
 
 # %% [markdown]
 # Each key scrambles and unscrambles every image used here; the inverse is exact, bit for bit.
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame(experiment.table(record)).T)
 display(pd.DataFrame(experiment.claims(record)).style.hide(axis="index"))
 
-# %%
+# %% tags=["hide-input"]
 x = experiment.inputs(P, data, count=P["n_show"]).images
-fig = figures.scramblers(experiment.keys(P), x, P["split"])
+glue("scramblers", figures.scramblers(experiment.keys(P), x), display=False)
+glue("n_show_text", f"{P['n_show']} {P['split']}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} scramblers
+# :name: fig-scramblers
+#
+# {glue:text}`n_show_text` of the CIFAR-10 images on top; below them, for each method, the same images
+# scrambled with its key (fingerprints in the table above) and unscrambled again with that key:
+# identical to the plain images, bit for bit.
+# ```

@@ -30,7 +30,7 @@ iterations_slow = None
 seed = None
 example_image = None
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -41,6 +41,7 @@ from pihlib.reproduction import metric_study as experiment
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, n_images_slow=n_images_slow,
                    iterations=iterations, iterations_slow=iterations_slow, seed=seed,
                    example_image=example_image)
+display(Markdown(presets.markdown(P, preset)))
 records = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(records["curves"])))
 for name, value in experiment.book_values(records).items():  # the texts the book's pages read
@@ -49,18 +50,30 @@ for name, value in experiment.book_values(records).items():  # the texts the boo
 # %% [markdown]
 # ## Fig. 3: the nine metrics against the inversion ratio
 
-# %%
-fig = figures.fig3(experiment.curves(records["curves"]))
+# %% tags=["hide-input"]
+glue("fig3", figures.fig3(experiment.curves(records["curves"])), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig3
+# :name: fig-fig3
+#
+# The paper's Fig. 3: each metric between plain CIFAR-10 training images and the same images with a
+# given share of their 3,072 values inverted (the intensity inversion ratio), mean over the images
+# (FID: over the set) for each key; lines join the means over keys, bands span one SD over keys. The
+# dotted line marks 50 %, where the paper expects a metric of hiding to peak. PSNR and SSIM fall as
+# hiding rises. LPIPS is shown with its standard inputs (red) and the authors' (orange, dashed).
+# ```
 
 # %% [markdown]
 # ## The paper's claims about Fig. 3, checked
 #
-# For each metric: where its curve peaks, and how wide the peak is (the width, in % IIR, of the
-# part of the curve above the midpoint between its lowest and highest value: smaller is sharper).
+# For each metric: where its curve is most hiding (its maximum; PSNR's and SSIM's minimum), and how
+# wide that peak is (the width, in % IIR, of the part of the curve above the midpoint between its
+# lowest and highest value: smaller is sharper), each with a 95 % interval from resampling the keys.
+# A verdict of "not distinguishable" means the interval is too wide to say.
 
-# %%
-display(pd.DataFrame(experiment.peaks(records["curves"])).T.rename(
-    columns={"peak_percent": "extremum at IIR (%)", "width_above_half": "width of the peak (% IIR)"}))
+# %% tags=["hide-input"]
+display(pd.DataFrame(experiment.peak_rows(records["curves"])).T)
 display(pd.DataFrame(experiment.claims(records["curves"])).style.hide(axis="index"))
 
 # %% [markdown]
@@ -69,7 +82,7 @@ display(pd.DataFrame(experiment.claims(records["curves"])).style.hide(axis="inde
 # pihlib's SSIM compares MATLAB-grey images by default (that reproduces the official values); the
 # authors' SSIM averaged the colour channels. On the same images, at 50 % IIR:
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame({"mean SSIM, plain vs. 50 % IIR": records["ssim_channels"]["result"]}))
 
 # %% [markdown]
@@ -78,5 +91,15 @@ display(pd.DataFrame({"mean SSIM, plain vs. 50 % IIR": records["ssim_channels"][
 # The LPIPS values here follow the authors' convention (images in [0, 1] fed to LPIPS as they are),
 # as the paper's Table 1 did.
 
-# %%
-fig = figures.table1(records["examples"]["result"])
+# %% tags=["hide-input"]
+glue("table1", figures.table1(records["examples"]["result"]), display=False)
+glue("example_image", str(P["example_image"]), display=False)
+
+# %% [markdown]
+# ```{glue:figure} table1
+# :name: fig-table1
+#
+# The paper's Table 1: one CIFAR-10 test image at seven inversion ratios, with its LPIPS against
+# the plain image (authors' convention). The paper does not identify its image; ours is test image
+# {glue:text}`example_image`.
+# ```

@@ -30,7 +30,7 @@ repeats = None
 seed = None
 methods = None
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -40,6 +40,7 @@ from pihlib.reproduction import key_search as experiment
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, trials=trials, pool=pool, repeats=repeats,
                    seed=seed, methods=methods)
+display(Markdown(presets.markdown(P, preset)))
 records = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(records[P["methods"][0]])))
 for name, value in experiment.book_values(records).items():  # the texts the book's pages read
@@ -49,8 +50,27 @@ est = experiment.estimates(records)
 # %% [markdown]
 # ## Figs. 4 and 5: mean and SD of the selected $\rho$ against N
 
-# %%
-figs = figures.figs45(est, P["repeats"], P["n_images"])
+# %% tags=["hide-input"]
+for number, fig in figures.figs45(est, P["repeats"], P["n_images"], P["trials"]).items():
+    glue(f"fig{number}", fig, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig4
+# :name: fig-fig4
+#
+# The paper's Fig. 4: the mean rho of the key that Algorithm 1 selects among N random keys, against
+# N, by the pool estimator (b, line; band: 95 % bootstrap interval) and the authors' repeated searches
+# (a, points with standard errors). Black diamonds: the paper's Table 2 at N = 1 (original) and
+# N = 20 (proposed). rho is LPIPS (authors' convention) averaged over the key-search images.
+# ```
+
+# %% [markdown]
+# ```{glue:figure} fig5
+# :name: fig-fig5
+#
+# The paper's Fig. 5: the SD of the selected rho against N, by both estimators, with the paper's
+# Table 2 SDs at N = 1 and N = 20 (black diamonds).
+# ```
 
 # %% [markdown]
 # ## Table 2's PIH columns, key space and the cost of selection
@@ -59,17 +79,17 @@ figs = figures.figs45(est, P["repeats"], P["n_images"])
 # N = 20: the mean and SD of the maximum of 20 draws (estimator b). Keeping the best of N keys
 # tells an attacker at most $\log_2 N$ bits about the key.
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame(experiment.table2_rows(records)).T)
 
 # %% [markdown]
 # ## The paper's claims about Figs. 4 and 5, checked
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame(experiment.claims(records)).style.hide(axis="index"))
 
 # %% [markdown]
 # ## Measured effects of the deviations (used by the Deviations page)
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame({m: d["row"] for m, d in experiment.deviation_rows(records).items()}).T.fillna(""))

@@ -44,7 +44,7 @@ batch_size = None
 lr = None
 schedule = None
 
-# %%
+# %% tags=["hide-input"]
 import os
 
 import pandas as pd
@@ -57,6 +57,7 @@ from pihlib.reproduction import figures, presets, provenance, table3, training_s
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, seeds=seeds, trials=trials, n_train=n_train,
                    n_test=n_test, n_search=n_search, recipe=recipe, classifier=classifier, epochs=epochs,
                    batch_size=batch_size, lr=lr, schedule=schedule)
+display(Markdown(presets.markdown(P, preset, resolved=experiment.train_config(P, "plain", P["seeds"][0]))))
 R = experiment.run(preset, P, data, jpeg_data or os.environ.get("PIH_CIFAR10_JPEG"))
 for name, value in experiment.book_values(preset, P, R).items():  # the texts the book's pages read
     glue(name, value, display=False)
@@ -72,18 +73,26 @@ def frame(rows: dict) -> pd.DataFrame:
 # %% [markdown]
 # ## Table 2: accuracy and PIH, original and proposed keys
 
-# %%
+# %% tags=["hide-input"]
 S = experiment.summary(R["runs"])
 display(frame(experiment.table2_rows(S)))
 
-# %%
+# %% tags=["hide-input"]
 target = 100 * experiment.TARGET_ACCURACY
 display(Markdown(f"Training time per run (evaluation left out) and the time to the `gpu` preset's target, "
                  f"{target:.0f} % test accuracy, over the runs that reached it:"))
 display(frame(experiment.timing_rows(S)))
 
-# %%
-fig = figures.training_curves(R["runs"], P["seeds"][0])
+# %% tags=["hide-input"]
+glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=False)
+
+# %% [markdown]
+# ```{glue:figure} training
+# :name: fig-training
+#
+# Test accuracy (scrambled test images) after each epoch of every run of the first seed at this
+# preset: proposed keys solid, original keys dashed.
+# ```
 
 # %% [markdown]
 # ## The `gpu` preset's runs, as far as they are committed
@@ -93,7 +102,7 @@ fig = figures.training_curves(R["runs"], P["seeds"][0])
 # (`python -m pihlib.reproduction compute --preset gpu --only classification`, in pieces if need be),
 # and shown here whatever preset this book was built at.
 
-# %%
+# %% tags=["hide-input"]
 G = experiment.gpu_view(preset, R)
 display(Markdown(G["note"]))
 if G["summary"]:
@@ -111,7 +120,7 @@ display(pd.DataFrame(experiment.target_check(G["runs"], G["plain"])).set_index("
 # the whitening is computed from its output at initialisation. The alternative is a first layer that
 # trains. Both, at this preset's settings (original key of the first seed):
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown(provenance.markdown([R["first_layer"]], title="the first-layer comparison")))
 display(pd.DataFrame(training_studies.first_layer_rows(R["first_layer"])).T.rename_axis(
     columns="first layer (accuracy %)"))
@@ -125,7 +134,7 @@ display(pd.DataFrame(training_studies.first_layer_rows(R["first_layer"])).T.rena
 # are paired, and the same small training (this preset's recipe, original key of the first seed) runs
 # on each; each model is tested on both versions of the test images.
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown(training_studies.jpeg_markdown(R["jpeg_penalty"])))
 if rows := training_studies.jpeg_rows(R["jpeg_penalty"]):
     display(pd.DataFrame(rows).T.rename_axis(columns="trained on → tested on (accuracy %)"))
@@ -133,10 +142,22 @@ if rows := training_studies.jpeg_rows(R["jpeg_penalty"]):
 # %% [markdown]
 # ## Table 3: three test images, plain and scrambled with the proposed keys
 #
-# The first frog, automobile and horse of the test set. LPIPS against the plain image uses the
-# authors' convention, as the paper's.
+# The paper names the classes of its three images (a frog, an automobile and a horse) but not which
+# test images they are, so they cannot be identified from its text: we take the first frog, the
+# first automobile and the first horse of the test set. Each column is one model: the classifier
+# trained on plain images, and those trained with the proposed keys of PE and LE (first seed). LPIPS
+# against the plain image uses the authors' convention, as the paper's.
 
-# %%
-fig = figures.table3(R["table3"])
+# %% tags=["hide-input"]
+glue("table3", figures.table3(R["table3"]), display=False)
 display(pd.DataFrame(table3.rows(R["table3"])).T.rename_axis(["image", "column"]))
 display(pd.DataFrame(experiment.claims(R)).style.hide(axis="index"))
+
+# %% [markdown]
+# ```{glue:figure} table3
+# :name: fig-table3
+#
+# The images of the paper's Table 3 at this preset: plain, and scrambled with the proposed keys of PE
+# and LE; above each, the model's predicted class, its probability and the image's LPIPS against the
+# plain image.
+# ```

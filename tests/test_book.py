@@ -76,6 +76,12 @@ def test_page_renders_offline(page, chromium, html, tmp_path):
     if page == "intro":
         assert "mjx-container" in dom, "MathJax did not typeset the formula"
         assert "Paper vs. reproduction" in text
+        verdicts = re.search(r'<table[^>]*id="table-verdicts".*?</table>', dom, flags=re.S)
+        assert verdicts, "the introduction's verdict table is missing"
+        cells = re.sub(r"<[^>]+>", " ", verdicts.group(0))
+        words = re.findall(r"\b(reproduced|partly|not distinguishable|not tested|not compared)\b", cells)
+        assert len(words) >= 10, f"every row needs a computed verdict: {cells[:300]}"
+        assert "Table 2: PIH" in cells and "Fig. 4" in cells
 
 
 def test_metric_selection_figures_are_present_and_not_blank(html):
@@ -86,7 +92,11 @@ def test_metric_selection_figures_are_present_and_not_blank(html):
         with Image.open((html / PAGES["metric_selection"]).parent / src) as im:
             pixels = np.asarray(im.convert("L"), dtype=float)
         assert pixels.std() > 10 and im.size[0] > 300, src
-    assert "Provenance" in page and "cifar10" in page.lower()
+    assert "Provenance" in page and "CIFAR-10 train (npz" in page
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, flags=re.S)
+    assert len(captions) >= 2, "Fig. 3 and Table 1 need captions"
+    fig3 = next(c for c in captions if "inversion ratio" in c)
+    assert "Book figure" in fig3 and "50 %" in fig3 and "{glue" not in fig3
 
 
 def test_the_checker_sees_an_off_machine_request(chromium, tmp_path):

@@ -4,6 +4,7 @@ provenance recorded."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -134,3 +135,27 @@ def test_uncommitted_code_is_marked(root, monkeypatch):
     monkeypatch.setenv("PIH_GIT_COMMIT", "0123abcd" + provenance.UNCOMMITTED)
     box = provenance.markdown(results.cached("gpu", "dirty", {}, lambda: {}))
     assert "**uncommitted code**" in box
+
+
+def test_uncommitted_changes_are_those_of_the_code_a_result_depends_on(tmp_path, monkeypatch):
+    monkeypatch.delenv("PIH_GIT_COMMIT", raising=False)
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    for name in ("used.py", "other.py"):
+        (repo / "pkg" / name).write_text("X = 1\n")
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    monkeypatch.setattr(provenance, "CHECKOUT", repo)
+    (repo / "pkg" / "other.py").write_text("X = 2\n")
+    assert provenance.git_commit(["pkg/used.py"]).endswith(tuple("0123456789abcdef"))
+    assert provenance.git_commit().endswith(provenance.UNCOMMITTED)
+    (repo / "pkg" / "used.py").write_text("X = 3\n")
+    assert provenance.git_commit(["pkg/used.py"]).endswith(provenance.UNCOMMITTED)
+    (repo / "pkg" / "new.py").write_text("X = 4\n")  # not tracked: its code is in no commit
+    assert provenance.git_commit(["pkg/new.py"]).endswith(provenance.UNCOMMITTED)

@@ -10,7 +10,16 @@ import pytest
 
 from pihlib.bestofn import pool_estimate
 from pihlib.metrics import metric_names
-from pihlib.reproduction import key_search, metric_study, paper, presets, scrambling, table3
+from pihlib.reproduction import (
+    classification,
+    hiding,
+    key_search,
+    metric_study,
+    paper,
+    presets,
+    scrambling,
+    table3,
+)
 
 
 @pytest.fixture
@@ -51,8 +60,13 @@ def test_fig3_claims_follow_the_curves():
     assert [c["verdict"] for c in good] == ["yes", "yes"]
     assert good[0]["claim"] == paper.CLAIMS["fig3_peak"]
     off = metric_study.claims(_curves({"brisque": 30}, {"fid": 10}))
-    assert off[0]["verdict"] == "no: brisque peaks at 30 %"
-    assert off[1]["verdict"].startswith("no: brisque") and "fid 10 %" in off[1]["verdict"]
+    assert off[0]["verdict"] == "no: brisque peaks at 30 % [30, 30]"
+    assert off[1]["verdict"] == "no: fid sharper"
+    noisy = _curves({})
+    fid = noisy["result"]["values"]["fid"]  # the second key peaks at 30 %
+    noisy["result"]["values"]["fid"] = [[c[0], c[0] + (1.0 if p == 30 else 0)]
+                                        for c, p in zip(fid, presets.IIR_PERCENT, strict=True)]
+    assert metric_study.claims(noisy)[0]["verdict"].startswith("not distinguishable: fid peaks at")
     assert metric_study.peaks(_curves({"psnr": 70}))["psnr"]["peak_percent"] == 70  # its minimum
 
 
@@ -77,12 +91,17 @@ def _search_records(pool_sd: dict[str, float]) -> dict:
 
 
 def test_fig4_fig5_claims_follow_the_pools():
-    most_unstable_pe = key_search.claims(_search_records({"PE": 0.02, "EtC": 0.01, "LE": 0.01, "ELE": 0.01}))
-    assert most_unstable_pe[1]["verdict"] == "yes"
-    assert most_unstable_pe[2]["verdict"] == "yes"  # the two estimators agree (same distribution)
-    le_unstable = key_search.claims(_search_records({"PE": 0.01, "EtC": 0.01, "LE": 0.03, "ELE": 0.01}))
-    assert le_unstable[1]["verdict"] == "partly: SD falls for PE, EtC, LE, ELE; PE most unstable: no"
-    assert le_unstable[0]["verdict"].startswith(("yes", "partly: the smallest gain is"))
+    # gains scale with the SD of rho: ELE with the narrowest distribution gains the least
+    narrow_ele = key_search.claims(_search_records({"PE": 0.02, "EtC": 0.01, "LE": 0.01, "ELE": 0.002}))
+    assert narrow_ele[0]["verdict"] == "yes: ELE's gain is the smallest"
+    assert narrow_ele[1]["verdict"] == "yes"  # SD falls everywhere and PE's is the largest
+    assert narrow_ele[2]["verdict"] == "yes"  # (a) and (b) agree: the same distribution
+    wide_ele = key_search.claims(_search_records({"PE": 0.02, "EtC": 0.005, "LE": 0.01, "ELE": 0.03}))
+    assert wide_ele[0]["verdict"] == "no: ELE's gain is larger than PE, EtC, LE's"
+    assert wide_ele[1]["verdict"] == "partly: PE most unstable: no"
+    same = key_search.claims(_search_records({"PE": 0.02, "EtC": 0.01, "LE": 0.01, "ELE": 0.01}))
+    assert same[0]["verdict"].startswith("not distinguishable: ELE's gain is within the intervals of")
+    assert "[" in same[0]["ours"] and "ELE +0.0" in same[0]["ours"]
 
 
 def test_key_search_runs_on_real_images(results_root, cifar_npz):
@@ -92,7 +111,9 @@ def test_key_search_runs_on_real_images(results_root, cifar_npz):
     assert set(records) == {"PE", "LE"} and len(records["PE"]["result"]["aliased"]) == 6
     values = key_search.book_values(records)
     assert values["paper_pih_original_PE"] == "0.3161 ± 0.0038" and "reshuffle_PE" in values
-    assert {c["verdict"].split(":")[0] for c in key_search.claims(records)} <= {"yes", "no", "partly"}
+    claims = key_search.claims(records)
+    assert claims[0]["verdict"] == "not tested: needs ELE and another method"
+    assert {c["verdict"].split(":")[0] for c in claims[1:]} <= {"yes", "no", "partly"}
 
 
 def _table(classes: dict[str, dict[str, str]]) -> dict:
@@ -111,3 +132,61 @@ def test_table3_claim_follows_the_predictions():
     assert table3.claims(_table(only_pe))[0]["verdict"].startswith("not run")
     rows = table3.rows(_table(right))
     assert rows["frog", "PE (proposed)"]["paper"] == "frog (0.9993), LPIPS 0.3701"
+
+
+def _runs(pairs: dict[str, list[tuple[float, float]]]) -> list[dict]:
+    """Runs with (original, proposed) accuracies per seed."""
+    return [{"method": m, "kind": kind, "seed": s, "accuracy": acc}
+            for m, seeds in pairs.items() for s, accs in enumerate(seeds)
+            for kind, acc in zip(("original", "proposed"), accs, strict=True)]
+
+
+def test_the_accuracy_claim_is_an_equivalence_test():
+    def verdict(pairs):
+        return classification.claims({"runs": _runs(pairs), "table3": {}})[0]["verdict"]
+
+    assert verdict({"PE": [(0.934, 0.935), (0.930, 0.931), (0.936, 0.934)]}) == "yes"
+    lower = {"PE": [(0.934, 0.91), (0.930, 0.905), (0.936, 0.915)]}
+    assert verdict(lower) == "no: the accuracy differs for PE"
+    assert verdict({"PE": [(0.93, 0.95), (0.93, 0.91), (0.93, 0.94)]}) == "partly: not shown for PE"
+    assert verdict({"PE": [(0.93, 0.93)]}) == "not tested: needs 2 or more seeds"
+    eq = classification.equivalence(_runs({"LE": [(0.90, 0.91), (0.92, 0.92)]}))["LE"]
+    assert eq["seeds"] == 2 and eq["diff"] == pytest.approx(0.5) and eq["low"] < 0.5 < eq["high"]
+
+
+def test_hiding_runs_and_pe_leaves_the_attackers_view_intact(results_root, cifar_npz):
+    params = presets.params(hiding.NOTEBOOK, "smoke", methods=["PE", "LE"], keys=3, n_train=64, n_test=64,
+                            n_search=16, epochs=1, batch_size=32, n_show=2)
+    record = hiding.run("smoke", params, str(cifar_npz), device="cpu", progress=False)
+    pe, le = record["result"]["methods"]["PE"], record["result"]["methods"]["LE"]
+    assert pe["best"]["rho"] >= pe["worst"]["rho"] and len(pe["rho_all"]) == 3
+    # |x - 127.5| averaged over channels survives PE's inversions and channel shuffle, whatever the key
+    assert pe["best"]["view_correlation"] == pytest.approx(1.0) == pe["worst"]["view_correlation"]
+    assert le["best"]["view_correlation"] < 0.9
+    assert len(pe["best"]["images_png"]) == 2 and "PE" in hiding.view_rows(record)
+    assert hiding.claims(record)[1]["verdict"].startswith(("no", "partly"))
+
+
+def _hiding_record(best: float, worst: float, n: int = 1000) -> dict:
+    entry = {w: {"rho": r, "accuracy": a, "view_correlation": 1.0}
+             for w, r, a in (("best", 0.3, best), ("worst", 0.2, worst))}
+    return {"result": {"n_test": n, "methods": {"PE": entry}}}
+
+
+def test_hiding_claim_follows_the_accuracies():
+    assert hiding.claims(_hiding_record(0.12, 0.30))[0]["verdict"] == "yes"
+    assert hiding.claims(_hiding_record(0.30, 0.31))[0]["verdict"] == "no: within 2 SE for every method"
+    assert hiding.claims(_hiding_record(0.40, 0.20))[0]["verdict"] == "no: the best key leaks more for PE"
+    assert "above chance with the best key: PE" in hiding.claims(_hiding_record(0.40, 0.20))[0]["ours"]
+    assert hiding.book_values(_hiding_record(0.12, 0.30))["verdict_hiding"] == "partly"
+
+
+def test_verdict_words():
+    from pihlib.reproduction.verdicts import word
+
+    assert word("yes") == word("yes: ELE's gain is the smallest") == "reproduced"
+    assert word("no: brisque peaks at 30 %") == "not reproduced"
+    assert word("not distinguishable: fid peaks at 50 % [30, 70]") == "not distinguishable"
+    assert word("not run: PE and LE with proposed keys needed") == word("not tested") == "not tested"
+    with pytest.raises(ValueError, match="must start with one of"):
+        word("nothing")

@@ -1,7 +1,8 @@
 """The reproduction of the paper: presets, the paper's numbers, the results cache, one module per
 experiment and the book build. Built on the core (``pihlib``), which never imports this package.
 
-Each experiment module (``scrambling``, ``metric_study``, ``key_search``, ``classification``) holds
+Each experiment module (``scrambling``, ``metric_study``, ``key_search``, ``classification``,
+``hiding``) holds
 ``NOTEBOOK`` (the notebook that shows it), ``CODE`` (the modules its results depend on: their digest is
 part of each cached result's key), ``run(preset, params, data)`` (its records, cached under
 ``results/<preset>/``) and ``claims(...)`` (the paper's claims, checked). From the command line::
@@ -10,4 +11,4 @@ part of each cached result's key), ``run(preset, params, data)`` (its records, c
     python -m pihlib.reproduction build --preset cpu
 """
 
-EXPERIMENTS = ("scrambling", "metric_study", "key_search", "classification")
+EXPERIMENTS = ("scrambling", "metric_study", "key_search", "classification", "hiding")

@@ -32,6 +32,19 @@ def _require_checkout() -> None:
                        f"{CHECKOUT} is not one")
 
 
+def _hide_parameters(path: Path) -> None:
+    """The parameters cells (the notebook's defaults and papermill's injected values) are left out of
+    the page: each notebook shows the resolved parameters as a table instead."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags):
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
+
+
 def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
         notebooks: list[str] = NOTEBOOKS) -> None:
     """Execute the notebooks at ``preset`` into ``out``."""
@@ -51,6 +64,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
             papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(CHECKOUT),
                                        parameters={"preset": preset, **(overrides or {}).get(name, {})},
                                        progress_bar=False)
+            _hide_parameters(executed)
             shutil.move(executed, out / f"{name}.ipynb")
 
 

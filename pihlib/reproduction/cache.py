@@ -4,14 +4,15 @@
 parameters and the digest of the code it depends on match (and ``force`` is off), else runs
 ``compute()`` and writes the result atomically beside a record of what produced it: the parameters
 and their hash, the code digest, the data source and its sha256, each pretrained asset's source and
-sha256, the device, the versions, the git commit and the wall time. Committed results re-render
-without recomputing and without a GPU.
+sha256, the device, the versions, the git commit (marked if the modules the result depends on differ
+from it) and the wall time. Committed results re-render without recomputing and without a GPU.
 
 The code digest (``code_digest``) covers the source of the pihlib modules a result depends on, read
-as Python syntax: comments, docstrings and formatting do not count, nor the functions a module lists
-in ``READERS`` (those that only read a record: claims, tables). A result whose parameters match but
-whose digest does not was computed by older code: ``cached`` computes it again, ``load`` marks it
-``stale`` (for results that cannot be recomputed here, such as GPU runs, shown with that mark).
+as Python syntax: comments, docstrings and formatting do not count, nor the functions and constants a
+module lists in ``READERS`` (those that only read a record: claims, tables). A result whose parameters
+match but whose digest does not was computed by older code: ``cached`` computes it again, ``load``
+marks it ``stale`` (for results that cannot be recomputed here, such as GPU runs, shown with that
+mark).
 
 Results live in ``$PIH_RESULTS`` if set, else in the ``results/`` folder of the project checkout
 pihlib runs from; an installed pihlib without a checkout must be given ``PIH_RESULTS``.
@@ -54,9 +55,12 @@ def _strip(tree: ast.Module) -> ast.Module:
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "READERS" for t in node.targets):
             readers = set(ast.literal_eval(node.value))
-    tree.body = [n for n in tree.body if getattr(n, "name", None) not in readers
-                 and not (isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "READERS"
-                                                            for t in n.targets))]
+    def named(node: ast.stmt) -> set[str]:
+        if isinstance(node, ast.Assign):
+            return {getattr(t, "id", None) for t in node.targets}
+        return {getattr(node, "name", None)}
+
+    tree.body = [n for n in tree.body if not named(n) & (readers | {"READERS"})]
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
@@ -72,6 +76,16 @@ def _module_digest(module: str) -> str:
         raise PihError(f"no Python source for module {module!r}")
     tree = _strip(ast.parse(Path(spec.origin).read_text()))
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def module_paths(modules: Iterable[str]) -> list[str]:
+    """The source files of ``modules``, relative to the checkout where they lie in it."""
+    out = []
+    for m in sorted(set(modules)):
+        origin = Path(importlib.util.find_spec(m).origin).resolve()
+        out.append(str(origin.relative_to(provenance.CHECKOUT)) if origin.is_relative_to(provenance.CHECKOUT)
+                   else str(origin))
+    return out
 
 
 def code_digest(modules: Iterable[str]) -> str:
@@ -126,7 +140,7 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
                        if k in ("source", "where", "member", "raw_sha256")} for a in assets or []},
         "wall_time_s": round(wall, 1),
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **provenance.environment(),
+        **provenance.environment(module_paths(code) if code else None),
     }
     record = {"result": result, "params": params, "provenance": prov}
     text = json.dumps(record, indent=1, default=str) + "\n"

@@ -37,7 +37,11 @@ CODE = ("pihlib.train", "pihlib.models.classifiers", "pihlib.models.adaptation",
         "pihlib.keys", "pihlib.images", "pihlib.metrics", "pihlib.assets", "pihlib.rho",
         "pihlib.scorecache", "pihlib.keysearch", "pihlib.reproduction.table3", __name__)
 READERS = ("stored_runs", "summary", "table2_rows", "timing_rows", "target_check", "claims", "fmt",
-           "describe", "gpu_view", "book_values", "best_runs", "runs_source", "equivalence")
+           "describe", "gpu_view", "book_values", "best_runs", "runs_source", "equivalence", "T95",
+           "EQUIVALENCE_MARGIN", "accuracy_verdict")
+# One-sided 95 % quantiles of Student's t by degrees of freedom (1 to 10), for the equivalence test
+T95 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812)
+EQUIVALENCE_MARGIN = 1.0  # accuracy points within which original and proposed keys count as equal
 KINDS = ("original", "proposed")
 RUNS = "classification-runs"  # the runs' folder under results/<preset>/
 TARGET_ACCURACY = 0.93  # the time-to-accuracy column's threshold
@@ -290,9 +294,46 @@ def target_check(runs: list[dict], plain: dict | None) -> list[dict]:
     return rows
 
 
+def equivalence(runs: list[dict], margin: float = EQUIVALENCE_MARGIN) -> dict[str, dict]:
+    """Per method, the two one-sided tests of "proposed keys keep the accuracy": the mean difference
+    (proposed - original, in points, paired by seed) with its 90 % t interval; equivalent when the
+    interval lies within +-``margin``, different when it lies wholly outside."""
+    out = {}
+    for m in dict.fromkeys(r["method"] for r in runs):
+        acc = {(r["kind"], r["seed"]): 100 * r["accuracy"] for r in runs if r["method"] == m}
+        d = np.array([acc["proposed", s] - acc["original", s] for k, s in acc if k == "original"
+                      and ("proposed", s) in acc])
+        if len(d) < 2:
+            out[m] = {"seeds": len(d), "verdict": "not tested (fewer than 2 seeds)"}
+            continue
+        half = T95[min(len(d), len(T95) + 1) - 2] * d.std(ddof=1) / np.sqrt(len(d))
+        lo, hi = d.mean() - half, d.mean() + half
+        out[m] = {"seeds": len(d), "diff": float(d.mean()), "low": float(lo), "high": float(hi),
+                  "verdict": "equivalent" if -margin < lo and hi < margin else
+                             "different" if hi < -margin or lo > margin else "not shown"}
+    return out
+
+
 def claims(result: dict) -> list[dict]:
-    """The paper's claims that the runs can check: Table 3's (every image keeps its class)."""
-    return table3.claims(result["table3"])
+    """The paper's claims that the runs can check: the proposed keys keep the accuracy (an
+    equivalence test over seeds, within ``EQUIVALENCE_MARGIN`` points) and Table 3's (every image
+    keeps its class)."""
+    eq = equivalence(result["runs"])
+    tested = {m: v for m, v in eq.items() if "diff" in v}
+    ours = "; ".join(f"{m} {v['diff']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] ({v['seeds']} seeds)"
+                     for m, v in tested.items()) or "one seed per method"
+    different = [m for m, v in tested.items() if v["verdict"] == "different"]
+    unshown = [m for m, v in tested.items() if v["verdict"] == "not shown"]
+    if not tested:
+        verdict = "not tested: needs 2 or more seeds"
+    elif different:
+        verdict = "no: the accuracy differs for " + ", ".join(different)
+    else:
+        verdict = "yes" if not unshown else "partly: not shown for " + ", ".join(unshown)
+    return [{"claim": paper.CLAIMS["accuracy"],
+             "ours": f"proposed - original accuracy, points [90 % interval; equivalent within "
+                     f"±{EQUIVALENCE_MARGIN:g}]: {ours}", "verdict": verdict},
+            *table3.claims(result["table3"])]
 
 
 def describe(params: dict, result: dict) -> str:
@@ -311,6 +352,22 @@ def describe(params: dict, result: dict) -> str:
             f"{np.mean([r['images_per_s'] for r in runs]):.0f} images/s on {devices}.")
 
 
+def accuracy_verdict(summary: dict, best: dict | None) -> tuple[str, str]:
+    """Table 2's accuracies: each method's mean (original keys) within two SDs (ours or the paper's)
+    of the paper's, for the best committed runs; the verdict and its reason."""
+    from .verdicts import within
+
+    if not best:
+        return "not tested", "no runs at the paper's accuracy level (the `gpu` or `paper` preset) yet"
+    off = [f"{m} {v['original']['acc_mean']:.2f} against {paper.TABLE2[m]['original']['acc_mean']:.2f}"
+           for m, v in summary.items() if "original" in v and not within(
+               v["original"]["acc_mean"], paper.TABLE2[m]["original"]["acc_mean"],
+               max(np.nan_to_num(v["original"]["acc_sd"]), paper.TABLE2[m]["original"]["acc_sd"]))]
+    verdict = "yes" if not off else "no" if len(off) == len(summary) else "partly"
+    return verdict, (f"{runs_source(best)}: " + ("every method within two SDs of the paper's" if not off
+                                                   else "; ".join(off)))
+
+
 def best_runs(preset: str, result: dict) -> dict | None:
     """The runs that show the paper's accuracy level best: this build's at the ``gpu`` or ``paper``
     preset, else the committed ``gpu``-preset runs, else None (the small presets' runs only show that
@@ -327,7 +384,7 @@ def runs_source(best: dict) -> str:
     ps = [r["provenance"] for r in best["runs"]]
     data = ps[0]["data"]
     stale = sum(bool(p.get("stale")) for p in ps)
-    return (f"`{best['preset']}` preset, {'; '.join(dict.fromkeys(p['device'] for p in ps))}, CIFAR-10 "
+    return (f"{best['preset']} preset, {'; '.join(dict.fromkeys(p['device'] for p in ps))}, CIFAR-10 "
             f"{'official (lossless)' if data.get('lossless') else 'JPEG copy (lossy)'}, "
             f"{len({r['seed'] for r in best['runs']})} seed(s)"
             + (f"; {stale} of {len(ps)} runs computed by older code" if stale else ""))
@@ -360,6 +417,7 @@ def gpu_view(preset: str, result: dict) -> dict:
 def book_values(preset: str, params: dict, result: dict) -> dict[str, str]:
     """The texts the book's pages read from this section (glued by the notebook)."""
     from .training_studies import first_layer_rows, jpeg_values
+    from .verdicts import entry
 
     c = train_config(params, "plain", params["seeds"][0])
     out = {"train_size": f"{params['n_train']} training and {params['n_test']} test images, "
@@ -378,6 +436,14 @@ def book_values(preset: str, params: dict, result: dict) -> dict[str, str]:
     out["first_layer"] = "; ".join(f"{m} {v['whitened']} % whitened, {v['trainable']} % trainable"
                                    for m, v in first_layer_rows(result["first_layer"]).items())
     out.update(jpeg_values(result["jpeg_penalty"]))
-    claim = claims(result)[0]
-    out.update(table3_ok=claim["verdict"], table3_claim=claim["claim"])
+    first_seed = min((r["seed"] for r in best["runs"]), default=0) if best else 0
+    shown = {"runs": best["runs"], "table3": table3.assemble(best["plain"], best["runs"], first_seed)} \
+        if best and best["plain"] else result
+    accuracy, table = claims(shown)
+    out.update(table3_ok=table["verdict"], table3_claim=table["claim"], accuracy_ok=accuracy["verdict"],
+               accuracy_claim=accuracy["claim"])
+    where = f" ({best['preset']} preset)" if best else ""
+    out.update(entry("accuracy", accuracy["verdict"], accuracy["ours"] + where))
+    out.update(entry("table3", table["verdict"], f"{table['ours']}{where}"))
+    out.update(entry("table2_acc", *accuracy_verdict(s, best)))
     return out

@@ -25,23 +25,27 @@ SLOW_METRICS = ["niqe", "vgg", "fid"]  # slow on CPU: scored on fewer images
 
 BASE: dict[str, dict[str, Any]] = {
     "00_scramblers": {"split": "test", "n_show": 6, "n_check": 1000, "seed": 0},
-    "01_metric_selection": {"n_images": 1000, "n_images_slow": 60, "iterations": 3, "iterations_slow": 1,
+    "01_metric_selection": {"n_images": 1000, "n_images_slow": 60, "iterations": 10, "iterations_slow": 4,
                             "seed": 0, "example_image": 7},
     "02_key_search": {"n_images": 2000, "trials": 20, "pool": 200, "repeats": 5, "seed": 0,
                       "methods": list(METHODS)},
     "03_classification": {"methods": list(METHODS), "seeds": [0], "trials": 20, "n_train": 2000,
                           "n_test": 1000, "n_search": 2000, "recipe": "airbench", "classifier": None,
                           "epochs": 3, "batch_size": 128, "lr": None, "schedule": None},
+    "04_hiding": {"methods": list(METHODS), "keys": 20, "n_train": 2000, "n_test": 1000, "n_search": 2000,
+                  "epochs": 3, "batch_size": 128, "seed": 0, "n_show": 6},
 }
 
 _FULL_SCRAMBLERS = {"split": "train", "n_check": 50000}
 DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "00_scramblers": {"n_show": 4, "n_check": 256},
-        "01_metric_selection": {"n_images": 48, "n_images_slow": 8, "iterations": 2},
+        "01_metric_selection": {"n_images": 48, "n_images_slow": 8, "iterations": 2, "iterations_slow": 1},
         "02_key_search": {"n_images": 100, "pool": 60, "repeats": 2},
         "03_classification": {"methods": ["PE", "LE"], "n_train": 256, "n_test": 256, "n_search": 100,
                               "epochs": 1, "batch_size": 64},
+        "04_hiding": {"methods": ["PE", "LE"], "keys": 6, "n_train": 256, "n_test": 256, "n_search": 100,
+                      "epochs": 1, "batch_size": 64, "n_show": 4},
     },
     "cpu": {},
     "gpu": {
@@ -51,6 +55,8 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
         "02_key_search": {"n_images": 10000, "pool": 400},
         "03_classification": {"seeds": [0, 1, 2], "n_train": 50000, "n_test": 10000, "n_search": 10000,
                               "epochs": None, "batch_size": None},
+        "04_hiding": {"n_train": 50000, "n_test": 10000, "n_search": 10000, "epochs": None,
+                      "batch_size": None},
     },
     "paper": {
         "00_scramblers": _FULL_SCRAMBLERS,
@@ -60,6 +66,8 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
         "03_classification": {"seeds": [0, 1, 2], "n_train": 50000, "n_test": 10000, "n_search": 50000,
                               "recipe": "classic", "classifier": "pyramidnet", "epochs": 100,
                               "batch_size": 256, "lr": 0.1, "schedule": "steps"},
+        "04_hiding": {"n_train": 50000, "n_test": 10000, "n_search": 50000, "epochs": None,
+                      "batch_size": None},
     },
 }
 
@@ -95,3 +103,14 @@ def parse_value(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def markdown(params: dict[str, Any], preset: str, resolved: Any = None) -> str:
+    """The parameters a notebook ran with, as a small table; a None that ``resolved`` (a training
+    configuration) fills in shows its value and where it came from."""
+    rows = []
+    for name, value in params.items():
+        if value is None and resolved is not None and hasattr(resolved, name):
+            value = f"{getattr(resolved, name)} (the `{resolved.recipe}` recipe's)"
+        rows.append(f"| `{name}` | {value} |")
+    return "\n".join([f"**Parameters** (preset `{preset}`)", "", "| parameter | value |", "|---|---|", *rows])

@@ -16,31 +16,35 @@ UNCOMMITTED = " (with uncommitted changes)"
 CHECKOUT = Path(__file__).resolve().parents[2]  # the project checkout, when pihlib runs from one
 
 
-def git_commit() -> str:
-    """The code's commit, marked if tracked files (results aside) have uncommitted changes;
-    ``$PIH_GIT_COMMIT`` where the code runs from a copy without its git history (a GPU machine's
-    copy of the working tree, say); "unknown" outside a checkout."""
+def git_commit(paths: list[str] | None = None) -> str:
+    """The code's commit, marked if ``paths`` (default: every tracked file but the results) have
+    uncommitted changes there, or are not tracked; ``$PIH_GIT_COMMIT`` where the code runs from a copy
+    without its git history (a GPU machine's copy of the working tree, say); "unknown" outside a
+    checkout."""
     if os.environ.get("PIH_GIT_COMMIT"):
         return os.environ["PIH_GIT_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, capture_output=True, text=True,
                                 timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)results"],  # the code's state, not the results'
+        which = paths or [".", ":(exclude)results"]  # the code's state, not the results'
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *which],
                                cwd=CHECKOUT, capture_output=True, text=True, timeout=10).stdout.strip()
+        if not paths:
+            dirty = "\n".join(line for line in dirty.splitlines() if not line.startswith("??"))
         return (commit or "unknown") + (UNCOMMITTED if commit and dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def environment() -> dict[str, Any]:
+def environment(paths: list[str] | None = None) -> dict[str, Any]:
+    """Versions, device, host and the git state of ``paths`` (see ``git_commit``)."""
     versions = {"python": platform.python_version()}
     for name in VERSIONED:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return {"versions": versions, "device": device_name(), "git_commit": git_commit(),
+    return {"versions": versions, "device": device_name(), "git_commit": git_commit(paths),
             "host": platform.node()}
 
 
@@ -83,7 +87,7 @@ def markdown(records: dict | list[dict], title: str | None = None) -> str:
                      "they are shown as computed, and recomputed where they can be |")
     dirty = sum(UNCOMMITTED in p["git_commit"] for p in ps)
     if dirty:
-        lines.append(f"| **uncommitted code** | {dirty} of {len(ps)} written from a tree with uncommitted "
+        lines.append(f"| **uncommitted code** | {dirty} of {len(ps)} computed by code with uncommitted "
                      "changes: the exact code behind them is not in the history |")
     if len(ps) == 1:
         lines.append(f"| computed | {ps[0]['computed_at']} in {ps[0]['wall_time_s']} s; "

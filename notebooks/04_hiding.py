@@ -1,0 +1,77 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Beyond the paper: does a higher rho hide more?
+#
+# The paper keeps the key with the highest $\rho$, the mean LPIPS between plain and scrambled images.
+# A reader wants to know whether that key hides more from someone who tries to see, or only scores
+# higher on LPIPS. For each method we draw N random keys, keep the best and the worst by $\rho$, and
+# set them against two such observers on real test images:
+#
+# 1. a classifier trained on plain images, which never saw any key, shown the scrambled test images:
+#    above chance (10 %) means information leaks to a model that does not know the key;
+# 2. a view an attacker can compute without the key: the per-pixel distance from mid-grey,
+#    $|x - 127.5|$ averaged over the colour channels. PE's negative-positive flip ($x \to 255 - x$) and
+#    its channel shuffle leave it unchanged, which is why the silhouettes in PE's Table 3 images show;
+#    we report its correlation with the same view of the plain image.
+#
+# And the images themselves, side by side, at a size where a person can judge.
+
+# %% tags=["parameters"]
+preset = "cpu"
+data = None  # a CIFAR-10 source; None: $PIH_CIFAR10, else the official download
+methods = None
+keys = None
+n_train = None
+n_test = None
+n_search = None
+epochs = None
+batch_size = None
+seed = None
+n_show = None
+
+# %% tags=["hide-input"]
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from pihlib.reproduction import figures, presets, provenance
+from pihlib.reproduction import hiding as experiment
+
+P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_train=n_train, n_test=n_test,
+                   n_search=n_search, epochs=epochs, batch_size=batch_size, seed=seed, n_show=n_show)
+display(Markdown(presets.markdown(P, preset)))
+record = experiment.run(preset, P, data)
+display(Markdown(provenance.markdown(record)))
+for name, value in experiment.book_values(record).items():  # the texts the book's pages read
+    glue(name, value, display=False)
+display(Markdown(f"The classifier trained on plain images: {100 * record['result']['plain_accuracy']:.1f} % "
+                 f"on the plain test images ({record['result']['n_test']} images)."))
+
+# %% [markdown]
+# ## What each observer sees, best key against worst
+
+# %% tags=["hide-input"]
+display(pd.DataFrame(experiment.accuracy_rows(record)).T)
+display(pd.DataFrame(experiment.view_rows(record)).T)
+display(pd.DataFrame(experiment.claims(record)).style.hide(axis="index"))
+glue("hiding", figures.hiding(record["result"]), display=False)
+
+# %% [markdown]
+# ```{glue:figure} hiding
+# :name: fig-hiding
+#
+# Test images plain (top), then scrambled with each method's best and worst key by rho among the
+# keys drawn; at the bottom, the attacker's key-independent view |x - 127.5| of PE's images, which is
+# the same for every PE key.
+# ```
