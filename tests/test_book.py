@@ -104,3 +104,22 @@ def test_the_checker_sees_an_off_machine_request(chromium, tmp_path):
     bad.write_text('<html><body><p>x</p><img src="https://cdn.example.org/x.png"></body></html>')
     _, _, requested = render(chromium, bad.as_uri(), tmp_path)
     assert off_machine(requested) == ["https://cdn.example.org/x.png"]
+
+
+def test_every_glued_value_is_read(html):
+    """No dead glue: each value a notebook glues is read by a page or by a caption."""
+    generated = html.parent / "src" / "book" / "generated"
+    glued = set()
+    for nb in generated.glob("*.ipynb"):
+        for cell in json.loads(nb.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                if "scrapbook" in out.get("metadata", {}):
+                    glued.add(f"{nb.stem}::{out['metadata']['scrapbook']['name']}")
+    read = set()
+    for page in (ROOT / "book").glob("*.md"):
+        read |= {f"{n}::{k}" for n, k in re.findall(r"generated/(\w+)\.ipynb::(\w+)", page.read_text())}
+    for source in (ROOT / "notebooks").glob("*.py"):
+        captions = re.findall(r"\{glue:(?:text|figure)\}`?\s*(\w+)", source.read_text())
+        read |= {f"{source.stem}::{k}" for k in captions}
+    assert glued, f"no executed notebooks in {generated}"
+    assert sorted(glued - read) == []

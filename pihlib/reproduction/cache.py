@@ -69,13 +69,34 @@ def _strip(tree: ast.Module) -> ast.Module:
     return tree
 
 
+VERSION_FIELDS = {"type_params"}  # fields newer Pythons add to the syntax tree; left out when empty
+
+
+def _dump(node: object) -> str:
+    """``ast.dump``'s text as Python 3.11 writes it, the same on every Python: later versions add
+    fields (``type_params``) or leave empty ones out, which would change every digest."""
+    if isinstance(node, ast.AST):
+        args = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value is None and getattr(type(node), name, ...) is None:
+                continue  # an optional field left unset
+            if name in VERSION_FIELDS and not value:
+                continue
+            args.append(f"{name}={_dump(value)}")
+        return f"{type(node).__name__}({', '.join(args)})"
+    if isinstance(node, list):
+        return f"[{', '.join(_dump(x) for x in node)}]"
+    return repr(node)
+
+
 @cache
 def _module_digest(module: str) -> str:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         raise PihError(f"no Python source for module {module!r}")
     tree = _strip(ast.parse(Path(spec.origin).read_text()))
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+    return hashlib.sha256(_dump(tree).encode()).hexdigest()
 
 
 def module_paths(modules: Iterable[str]) -> list[str]:

@@ -440,8 +440,7 @@ def book_values(preset: str, params: dict, result: dict) -> dict[str, str]:
     shown = {"runs": best["runs"], "table3": table3.assemble(best["plain"], best["runs"], first_seed)} \
         if best and best["plain"] else result
     accuracy, table = claims(shown)
-    out.update(table3_ok=table["verdict"], table3_claim=table["claim"], accuracy_ok=accuracy["verdict"],
-               accuracy_claim=accuracy["claim"])
+    out.update(table3_ok=table["verdict"], table3_claim=table["claim"])
     where = f" ({best['preset']} preset)" if best else ""
     out.update(entry("accuracy", accuracy["verdict"], accuracy["ours"] + where))
     out.update(entry("table3", table["verdict"], f"{table['ours']}{where}"))

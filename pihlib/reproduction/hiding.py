@@ -151,6 +151,5 @@ def book_values(record: dict) -> dict[str, str]:
         both = "no"
     else:
         both = "partly"
-    return {"hiding_classifier": a["verdict"], "hiding_view": v["verdict"],
-            **entry("hiding", both, f"against the plain classifier: {a['verdict']}; against the "
+    return {**entry("hiding", both, f"against the plain classifier: {a['verdict']}; against the "
                                     f"key-independent view: {v['verdict']}")}
