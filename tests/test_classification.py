@@ -153,3 +153,16 @@ def test_a_checkpoint_belongs_to_its_runs_data():
     assert path == classification.checkpoint_path("smoke", same)
     assert path != classification.checkpoint_path("smoke", other_data) != classification.checkpoint_path(
         "smoke", fewer)
+
+
+def test_compute_refuses_bad_counts_and_paths_before_computing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "results"))
+    assert main(["compute", "--preset", "smoke", "--only", "key_search", "-p", "key_search.trials",
+                 "-3"]) == 2
+    assert capsys.readouterr().err.strip() == ("pihlib.reproduction: error: 02_key_search: trials must be a "
+                                               "positive integer, got -3")
+    assert main(["compute", "--preset", "smoke", "--jpeg-data", str(tmp_path / "none.tar")]) == 2
+    assert "the JPEG copy" in capsys.readouterr().err
+    assert main(["compute", "--preset", "smoke", "--budget-s", "-1"]) == 2
+    assert "must not be negative" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()

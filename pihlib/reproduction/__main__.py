@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "build":
             book.build(args.preset, args.dest.resolve(), overrides(args.p))
         else:
+            if args.jpeg_data and not Path(args.jpeg_data).exists():
+                raise PihError(f"the JPEG copy {args.jpeg_data} does not exist "
+                               "(--jpeg-data / PIH_CIFAR10_JPEG)")
+            if args.budget_s is not None and args.budget_s < 0:
+                raise PihError(f"--budget-s must not be negative, got {args.budget_s:g}")
             compute(args.preset, args.only, args.data, args.jpeg_data, args.device, args.budget_s,
                     overrides(args.p))
 

@@ -83,8 +83,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {name: _merge(d) for name, d in 
 NOTEBOOKS = list(BASE)
 
 
+# positive integers (the training's epochs and batch size are checked by pihlib.train.TrainConfig)
+COUNTS = {"n_show", "n_check", "n_images", "n_images_slow", "iterations", "iterations_slow", "trials", "pool",
+          "repeats", "n_train", "n_test", "n_search", "keys"}
+
+
 def params(notebook: str, preset: str, **overrides: Any) -> dict[str, Any]:
-    """The notebook's parameters under ``preset``; overrides that are not None win."""
+    """The notebook's parameters under ``preset``; overrides that are not None win. A count that is
+    not a positive integer is refused here, before anything is computed."""
     if preset not in PRESETS:
         raise PihError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     if notebook not in PRESETS[preset]:
@@ -94,6 +100,10 @@ def params(notebook: str, preset: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise PihError(f"{notebook} has no parameter {', '.join(sorted(unknown))}")
     base.update({k: v for k, v in overrides.items() if v is not None})
+    for name in COUNTS & set(base):
+        v = base[name]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise PihError(f"{notebook}: {name} must be a positive integer, got {v!r}")
     return base
 
 
