@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 
 def cache_root() -> Path:
@@ -25,3 +26,32 @@ def device_name(device: torch.device | str | None = None) -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+# One training run over several processes (``torchrun``): each process takes its share of every batch.
+# These helpers read the process group when there is one, and say "one process, rank 0" otherwise.
+
+def init_distributed(device: torch.device | str | None = None) -> tuple[int, int]:
+    """Join the process group that ``torchrun`` describes (``WORLD_SIZE`` > 1 in the environment:
+    NCCL when ``device`` is a GPU, one per process, else gloo), once; returns (rank, world size),
+    (0, 1) without one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        cuda = default_device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return rank(), world_size()
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group): rank 0 alone writes records and checkpoints."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main_process() -> bool:
+    return rank() == 0

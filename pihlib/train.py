@@ -25,6 +25,14 @@ CPU too, where the tests exercise it); in float32 on CPU a run is deterministic 
 checkpoint is written atomically after every epoch, and a run that finds one with the same
 configuration resumes from it. Each epoch's record holds its cumulative training time (evaluation
 left out), from which the time to a target accuracy is read.
+
+One run over several processes (``torchrun``, one GPU each; gloo on CPU): every process draws the
+same order and augmentation of each global batch, takes its share (``tensor_split``), scrambles and
+trains on it, and ``DistributedDataParallel`` averages the gradients; the loss is scaled so that the
+average is the one-process gradient of the global batch. BatchNorm statistics stay per process (as
+in torchvision's reference scripts): this is where a run over G processes differs from one process.
+The key and configuration must be the same in every process (checked); rank 0 alone writes the
+checkpoint, and every process resumes from it.
 """
 
 from __future__ import annotations
@@ -38,17 +46,19 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from airbench.lib_airbench95 import hyp as AIRBENCH95
 from airbench.utils import CIFAR_MEAN, CIFAR_STD, LookaheadState
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ._io import atomic_write_bytes
 from .errors import PihError
-from .keys import Key
+from .keys import Key, fingerprint
 from .models import AirbenchNet, FastNet, PyramidNetShakeDrop, ResNet18, adapter_for
-from .runtime import default_device, device_name
+from .runtime import default_device, device_name, rank, world_size
 from .scramblers import METHODS, scramble
 
 # Part of every checkpoint's identity: raise it when a change to the networks or losses makes old
@@ -347,6 +357,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: 
     return correct.item() / len(images)
 
 
+def _same_everywhere(**values: object) -> None:
+    """Refuse to train one run over processes that disagree on it (another configuration or key)."""
+    gathered: list = [None] * world_size()
+    dist.all_gather_object(gathered, values)
+    if any(g != values for g in gathered):
+        raise PihError("the processes of one distributed run disagree on its configuration or key: "
+                       "start every process with the same arguments")
+
+
 def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.Tensor,
           test_images: torch.Tensor, test_labels: torch.Tensor, key: Key | None = None,
           device: str | torch.device | None = None, checkpoint: str | Path | None = None,
@@ -354,7 +373,8 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
           mixed_precision: bool | None = None) -> TrainResult:
     """Train and evaluate. ``key`` scrambles every batch (None for ``method="plain"``).
     ``stop_after_epochs`` ends the run early (as an interruption would), keeping its checkpoint.
-    ``mixed_precision``: bf16 autocast and channels-last; None: on CUDA only."""
+    ``mixed_precision``: bf16 autocast and channels-last; None: on CUDA only. Inside a process group
+    (``torchrun``) the run is shared by its processes (see the module's docstring)."""
     if (key is None) != (config.method == "plain"):
         raise PihError("a scrambled method needs its key; method 'plain' takes none")
     if key is not None and key.method != config.method:
@@ -362,6 +382,10 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     device = default_device(device)
     cuda = device.type == "cuda"
     mp = cuda if mixed_precision is None else mixed_precision
+    world, me = world_size(), rank()
+    if world > 1:
+        _same_everywhere(config=config.digest(), key=None if key is None else fingerprint(key))
+        progress = progress and me == 0
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(config.seed)
@@ -384,6 +408,7 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         if config.flip == "alternate" else None
     reduction = "sum" if config.recipe == "airbench" else "mean"
     history, start = [], 0
+    net, trainable = model, None  # net: what the batches go through (the model, or its DDP wrapper)
 
     if path is not None and path.exists():
         state = torch.load(path, map_location=device, weights_only=True)
@@ -404,6 +429,8 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         model.train()
         if config.whiten:
             model.classifier.whitening_bias.requires_grad = epoch < config.whiten_bias_epochs
+        if world > 1 and trainable != (now := [p.requires_grad for p in model.parameters()]):
+            net, trainable = DistributedDataParallel(model), now  # DDP fixes the set of trained parameters
         epoch_start = time.perf_counter()
         order = torch.randperm(len(x_all), device=device, generator=generator)
         flips = mirrored ^ bool(epoch % 2) if config.flip == "alternate" else config.flip == "random"
@@ -413,18 +440,20 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
         for step in bar:
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = augment(x_all[idx], config.translate, flips if isinstance(flips, bool) else flips[idx],
+            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+            x = augment(x_all[batch], config.translate, flips if isinstance(flips, bool) else flips[batch],
                         generator, reflect=config.reflect, cutout=config.cutout)
+            x, idx = x.tensor_split(world)[me], batch.tensor_split(world)[me]  # this process's share
             x = _layout(model_inputs(x, key), mp)
             with torch.autocast(device.type, torch.bfloat16, enabled=mp):
-                logits, extra = model(x)
+                logits, extra = net(x)
                 loss = F.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing,
                                        reduction=reduction)
                 # the extra terms are per batch: weighed against the mean loss, whatever the reduction
                 loss = loss + extra.float() * (len(idx) if reduction == "sum" else 1)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # DDP averages the processes' gradients: scaled so that the average is the global batch's
+            (loss * (world if reduction == "sum" else world * len(idx) / len(batch))).backward()
             optimizer.step()
             scheduler.step()
             done_steps = epoch * steps_per_epoch + step + 1
@@ -435,8 +464,13 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
             loss_sum += loss.detach() * (1 if reduction == "sum" else len(idx))
             correct += (logits.argmax(1) == y_all[idx]).sum()
             if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
-                done = min((step + 1) * config.batch_size, len(x_all))
+                done = min((step + 1) * config.batch_size, len(x_all)) / world  # this process's, roughly
                 bar.set_postfix(loss=f"{loss_sum.item() / done:.3f}", acc=f"{correct.item() / done:.3f}")
+        if world > 1:  # every process's share of the epoch, and rank 0's BatchNorm statistics
+            dist.all_reduce(loss_sum)
+            dist.all_reduce(correct)
+            for b in model.buffers():
+                dist.broadcast(b, 0)
         loss_mean, train_acc = loss_sum.item() / len(x_all), correct.item() / len(x_all)  # waits for the GPU
         elapsed = (history[-1]["time_s"] if history else 0.0) + time.perf_counter() - epoch_start
         test_acc = evaluate(model, test_images, test_labels, key, mixed_precision=mp)
@@ -445,7 +479,7 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
         if epoch + 1 == config.epochs and config.tta:
             history[-1]["tta_accuracy"] = evaluate(model, test_images, test_labels, key, mixed_precision=mp,
                                                    tta=config.tta)
-        if path is not None:
+        if path is not None and me == 0:
             buf = io.BytesIO()
             torch.save({"config_digest": config.digest(), "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),

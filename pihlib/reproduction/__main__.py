@@ -2,7 +2,8 @@
 the book.
 
     compute --preset P [--only EXPERIMENT ...] [--data PATH] [--jpeg-data PATH] [--device D]
-            [--budget-s S] [-p EXPERIMENT.NAME VALUE ...]
+            [--budget-s S] [--shard K/N] [--plan] [-p EXPERIMENT.NAME VALUE ...]
+    torchrun --nproc_per_node G -m pihlib.reproduction compute ...   (each run over G processes)
     build --preset P [--dest DIR] [-p NOTEBOOK.NAME VALUE ...]
     mathjax
 """
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from .._cli import Parser, run_command
 from ..errors import PihError
-from . import EXPERIMENTS, presets
+from ..runtime import init_distributed
+from . import EXPERIMENTS, presets, shards
 
 
 def experiment(name: str):
@@ -38,23 +40,32 @@ def overrides(pairs: list[list[str]]) -> dict[str, dict]:
 
 
 def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | None, device: str | None,
-            budget_s: float | None, changes: dict[str, dict]) -> None:
-    """Every result of ``preset`` (or of the experiments ``only`` names) that is not cached yet."""
-    for name in only or EXPERIMENTS:
-        module = experiment(name)
-        params = presets.params(module.NOTEBOOK, preset, **changes.get(module.NOTEBOOK, {}))
-        print(f"{name} (preset {preset})", flush=True)
-        if name == "classification":
-            out = module.run(preset, params, data, jpeg_data, device=device, budget_s=budget_s)
-            print(f"plain: {100 * out['plain']['accuracy']:.2f} %")
-            for method, kinds in module.summary(out["runs"]).items():
-                for kind, v in kinds.items():
-                    to = "-" if v["to_target_mean"] is None else f"{v['to_target_mean']:.1f} s"
-                    print(f"{method:4} {kind:9} accuracy {v['acc_mean']:6.2f} % (SD {v['acc_sd']:.2f})  "
-                          f"rho {v['rho_mean']:.4f}  {v['time_mean']:.1f} s a run  "
-                          f"{100 * module.TARGET_ACCURACY:.0f} % reached {v['reached_target']}, after {to}")
-        else:
-            module.run(preset, params, data)
+            budget_s: float | None, changes: dict[str, dict], shard: str = "0/1",
+            show_plan: bool = False) -> None:
+    """Every result of ``preset`` (or of the experiments ``only`` names) that is not cached yet; with
+    ``shard`` "K/N", only shard K's share (``shards``). Under ``torchrun`` each run is shared by the
+    processes and rank 0 writes the records."""
+    k, n = shards.parse(shard)
+    plan = shards.plan(shards.tasks(preset, only or list(EXPERIMENTS), changes), n)
+    if show_plan:
+        print(shards.describe(plan))
+        return
+    rank, world = init_distributed(device)
+    say = print if rank == 0 else (lambda *a, **kw: None)
+    mine = plan[k]
+    say(f"preset {preset}, shard {k}/{n}: {len(mine)} tasks"
+        + (f", each run over {world} processes" if world > 1 else ""), flush=True)
+    out = shards.run(preset, mine, changes, data, jpeg_data, device, budget_s, progress=rank == 0)
+    if out is not None:
+        summary = experiment("classification").summary(out["runs"])
+        say(f"plain: {100 * out['plain']['accuracy']:.2f} %")
+        for method, kinds in summary.items():
+            for kind, v in kinds.items():
+                to = "-" if v["to_target_mean"] is None else f"{v['to_target_mean']:.1f} s"
+                say(f"{method:4} {kind:9} accuracy {v['acc_mean']:6.2f} % (SD {v['acc_sd']:.2f})  "
+                    f"rho {v['rho_mean']:.4f}  {v['time_mean']:.1f} s a run  "
+                    f"{100 * experiment('classification').TARGET_ACCURACY:.0f} % reached "
+                    f"{v['reached_target']}, after {to}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
     c.add_argument("--budget-s", type=float, default=None,
                    help="classification: start no run that would end after this many seconds")
+    c.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="compute only shard K (from 0) of N, a disjoint share balanced by expected cost")
+    c.add_argument("--plan", action="store_true", help="print what each shard computes, compute nothing")
     b = sub.add_parser("build", help="execute the notebooks at a preset and build the HTML book")
     b.add_argument("--preset", default="cpu", choices=list(presets.PRESETS))
     b.add_argument("--dest", type=Path, default=book.CHECKOUT / "_build",
@@ -94,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.budget_s is not None and args.budget_s < 0:
                 raise PihError(f"--budget-s must not be negative, got {args.budget_s:g}")
             compute(args.preset, args.only, args.data, args.jpeg_data, args.device, args.budget_s,
-                    overrides(args.p))
+                    overrides(args.p), args.shard, args.plan)
 
     return run_command("pihlib.reproduction", body)
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .._io import atomic_write_bytes
 from ..errors import PihError
+from ..runtime import is_main_process
 from . import provenance
 
 
@@ -144,7 +145,8 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
     """The record ``{"result", "params", "provenance"}`` for ``name``, computed only if needed.
 
     ``compute()`` returns a JSON-serialisable result; ``code`` names the pihlib modules it depends on,
-    ``data`` is the data source record, ``assets`` the names of the pretrained assets it used.
+    ``data`` is the data source record, ``assets`` the names of the pretrained assets it used. In a
+    process group (``torchrun``) only rank 0 writes the record.
     """
     code = sorted(set(code))
     if not force and (record := lookup(preset, name, params, code)) is not None:
@@ -164,6 +166,8 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
         **provenance.environment(module_paths(code) if code else None),
     }
     record = {"result": result, "params": params, "provenance": prov}
+    if not is_main_process():  # one run shared by several processes: rank 0 writes its record
+        return record
     text = json.dumps(record, indent=1, default=str) + "\n"
     atomic_write_bytes(results_root() / preset / f"{name}.json", text.encode())
     return record

@@ -107,7 +107,7 @@ def train_config(params: dict, method: str, seed: int) -> TrainConfig:
     return TrainConfig(method, seed=seed, **{k: params[k] for k in TRAIN_FIELDS if params.get(k) is not None})
 
 
-def _run_name(method: str, kind: str, seed: int) -> str:
+def run_name(method: str, kind: str, seed: int) -> str:
     return f"{RUNS}/plain-seed{seed}" if kind == "plain" else f"{RUNS}/{method}-{kind}-seed{seed}"
 
 
@@ -144,23 +144,20 @@ def _train_run(run_params: dict, trials: int, train_set: ImageSet, test_set: Ima
             "config": run_params["config"], "table3": table3.column(test_set, r.model, key, cfg.tta)}
 
 
-def compute(params: dict, train_set: ImageSet, test_set: ImageSet, search_images: torch.Tensor,
-            preset: str, device: str | torch.device | None = None, budget_s: float | None = None,
-            progress: bool = True) -> dict:
-    """Every run of ``params``, each computed only if not cached (by this code), and Table 3 assembled
-    from them. Returns ``{"runs", "plain", "table3"}``; each run carries its record's provenance.
-    ``budget_s``: start no run that the longest run so far says would end past it (raises
-    ``BudgetExhausted``)."""
+def compute_runs(params: dict, todo: list[tuple[str, str, int]], train_set: ImageSet, test_set: ImageSet,
+                 search_images: torch.Tensor, preset: str, device: str | torch.device | None = None,
+                 budget_s: float | None = None, progress: bool = True) -> list[dict]:
+    """The runs ``todo`` (``jobs``' (method, kind, seed) triples), each computed only if not cached
+    (by this code); each returned run carries its record's provenance. ``budget_s``: start no run that
+    the longest run so far says would end past it (raises ``BudgetExhausted``)."""
     device = default_device(device)
-    todo = jobs(params["methods"], params["seeds"])
-    table3.images(test_set)  # fail before any training if Table 3 cannot be made
     data = train_set.source.as_dict()
     search_images = search_images.to(device)
     scorer = None
     start, longest, out = time.perf_counter(), 0.0, []
     bar = tqdm(todo, desc="classification runs", unit="run", disable=not progress)
     for done, (method, kind, seed) in enumerate(bar):
-        name = _run_name(method, kind, seed)
+        name = run_name(method, kind, seed)
         run_params = _run_params(method, kind, seed, params, train_set.source.sha256)
         record = cache.lookup(preset, name, run_params, CODE)
         if record is None:
@@ -176,7 +173,17 @@ def compute(params: dict, train_set: ImageSet, test_set: ImageSet, search_images
             checkpoint_path(preset, run_params).unlink(missing_ok=True)  # the record holds the run now
             longest = max(longest, time.perf_counter() - t0)
         out.append({**record["result"], "provenance": record["provenance"]})
-    plain, runs = out[0], out[1:]
+    return out
+
+
+def compute(params: dict, train_set: ImageSet, test_set: ImageSet, search_images: torch.Tensor,
+            preset: str, device: str | torch.device | None = None, budget_s: float | None = None,
+            progress: bool = True) -> dict:
+    """Every run of ``params`` (``compute_runs``) and Table 3 assembled from them. Returns
+    ``{"runs", "plain", "table3"}``."""
+    table3.images(test_set)  # fail before any training if Table 3 cannot be made
+    plain, *runs = compute_runs(params, jobs(params["methods"], params["seeds"]), train_set, test_set,
+                                search_images, preset, device, budget_s, progress)
     return {"runs": runs, "plain": plain, "table3": table3.assemble(plain, runs, params["seeds"][0])}
 
 
@@ -208,7 +215,7 @@ def stored_runs(preset: str, params: dict) -> dict:
     todo = jobs(params["methods"], params["seeds"])
     found = []
     for method, kind, seed in todo:
-        record = cache.load(preset, _run_name(method, kind, seed), CODE)
+        record = cache.load(preset, run_name(method, kind, seed), CODE)
         want = _run_params(method, kind, seed, params, "")
         if record is not None and {k: v for k, v in record["params"].items() if k not in LEGACY_PARAMS} == \
                 {k: v for k, v in want.items() if k not in LEGACY_PARAMS}:

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..runtime import device_name
+from ..runtime import device_name, world_size
 
 VERSIONED = ("pihlib", "torch", "torchvision", "numpy", "lpips", "piq")
 UNCOMMITTED = " (with uncommitted changes)"
@@ -44,7 +44,9 @@ def environment(paths: list[str] | None = None) -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return {"versions": versions, "device": device_name(), "git_commit": git_commit(paths),
+    world = world_size()  # one run shared by several processes (torchrun): each had such a device
+    device = device_name() + (f", {world} processes" if world > 1 else "")
+    return {"versions": versions, "device": device, "git_commit": git_commit(paths),
             "host": platform.node()}
 
 
