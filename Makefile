@@ -28,7 +28,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PHASES := $(abspath _build/phases.txt)
 TIMED := PHASES=$(PHASES) scripts/timed.sh
 
-.PHONY: test book bench lint assets clean chromium phases-start
+.PHONY: test book bench lint assets clean chromium phases-start unit-tests smoke-book
 
 $(VENV)/.stamp: pyproject.toml
 	@mkdir -p _build
@@ -54,15 +54,22 @@ chromium:
 	  fi; }
 
 phases-start:
-	@mkdir -p _build && rm -f $(PHASES)
+	@mkdir -p _build && rm -f $(PHASES) && date +%s > $(PHASES).start
 
-# the unit tests, then the smoke book (warnings as errors) and the checks of how it renders; at the
-# end, the time of each phase
+# the unit tests and the smoke book (warnings as errors) side by side, a core each (each one's output
+# is printed whole when it ends), then the checks of how the book renders; at the end, the time of
+# each phase
 test: phases-start chromium lint assets
-	$(TIMED) tests $(PY) -m pytest
-	$(TIMED) smoke-book $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
+	$(TIMED) "tests | book" $(MAKE) --no-print-directory -j2 --output-sync=target unit-tests smoke-book
 	PIH_BOOK_HTML=_build/smoke/html $(TIMED) render-checks $(PY) -m pytest -m book
-	@echo "make test, time by phase:" && cat $(PHASES)
+	@echo "make test, time by phase (tests and smoke book side by side):" && cat $(PHASES) && \
+	  echo "total          $$(( $$(date +%s) - $$(cat $(PHASES).start) )) s"
+
+unit-tests: $(VENV)/.stamp
+	OMP_NUM_THREADS=1 $(TIMED) tests $(PY) -m pytest
+
+smoke-book: $(VENV)/.stamp
+	OMP_NUM_THREADS=1 $(TIMED) smoke-book $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
 
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_scramble.py

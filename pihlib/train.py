@@ -384,7 +384,11 @@ def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.T
     mp = cuda if mixed_precision is None else mixed_precision
     world, me = world_size(), rank()
     if world > 1:
-        _same_everywhere(config=config.digest(), key=None if key is None else fingerprint(key))
+        _same_everywhere(config=config.digest(), key=None if key is None else fingerprint(key),
+                         images=len(train_images))
+        if 0 < (last := len(train_images) % config.batch_size) < world:
+            raise PihError(f"the last batch of {last} images cannot be shared by {world} processes: "
+                           "choose another batch size")
         progress = progress and me == 0
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,33 @@ def write_pngs(folder: Path, images: torch.Tensor) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_env_sources(monkeypatch):
-    """Tests name their data explicitly; assets come from the cache that `make test` fetched."""
+def _no_env_sources(monkeypatch, tmp_path):
+    """Tests name their data explicitly; assets come from the cache that `make test` fetched; results
+    go to a folder of the test's own (never the checkout's results/, which the smoke book that
+    `make test` builds at the same time writes)."""
     for name in [n for n in os.environ if n == "PIH_CIFAR10" or n.startswith("PIH_ASSET_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "results"))
+
+
+def cache_with_lpips(folder: Path) -> Path:
+    """A new cache folder (scores, checkpoints) holding a copy of the fetched LPIPS AlexNet weights,
+    so that a test starts from an empty score cache without fetching the weights again."""
+    from pihlib.assets import asset_dir, resolve
+
+    weights = resolve("alexnet")  # the cache `make test` fetched (or this call fetches)
+    (folder / "assets").mkdir(parents=True)
+    for source in (weights, asset_dir() / "alexnet.json"):
+        shutil.copy2(source, folder / "assets" / source.name)
+    return folder
+
+
+@pytest.fixture
+def lpips_cache(monkeypatch, tmp_path):
+    """A cache folder of the test's own, with the LPIPS weights in it (``cache_with_lpips``)."""
+    folder = cache_with_lpips(tmp_path / "cache")
+    monkeypatch.setenv("PIH_CACHE", str(folder))
+    return folder
 
 
 @pytest.fixture

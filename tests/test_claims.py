@@ -23,7 +23,7 @@ from pihlib.reproduction import (
 
 
 @pytest.fixture
-def results_root(tmp_path, monkeypatch, isolated_cache):
+def results_root(tmp_path, monkeypatch, lpips_cache):
     monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 

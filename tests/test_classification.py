@@ -19,17 +19,17 @@ PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test":
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch, isolated_cache):
+def root(tmp_path, monkeypatch, lpips_cache):
     monkeypatch.setenv("PIH_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 
 
-def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys, isolated_cache):
+def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys, lpips_cache):
     inputs = classification.inputs(PARAMS, cifar_npz)
     out = classification.compute(PARAMS, *inputs, preset="smoke", progress=False)
     files = sorted(p.name for p in (root / "smoke" / classification.RUNS).iterdir())
     assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
-    assert not list((isolated_cache / "checkpoints").rglob("*.pt"))  # each removed once its record is written
+    assert not list((lpips_cache / "checkpoints").rglob("*.pt"))  # each removed once its record is written
     original, proposed = out["runs"]
     assert (original["kind"], proposed["kind"]) == ("original", "proposed")
     assert proposed["rho"] > 0 and original["rho"] > 0 and proposed["fingerprint"] != original["fingerprint"]

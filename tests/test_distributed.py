@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from pihlib.reproduction import cache
+from tests.conftest import cache_with_lpips
 from tests.workers import ddp_train
 
 WORKER = Path(ddp_train.__file__)
@@ -29,7 +30,8 @@ def _distance(a: dict, b: dict) -> float:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, cifar_npz) -> tuple[Path, Path]:
     one, two = tmp_path_factory.mktemp("one-process"), tmp_path_factory.mktemp("two-processes")
-    env = {**os.environ, "PYTHONPATH": str(WORKER.parents[2]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(WORKER.parents[2]), "OMP_NUM_THREADS": "1",
+           "PIH_RESULTS": str(two / "results"), "PIH_CACHE": str(cache_with_lpips(two / "cache"))}
     launcher = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone",
                                  "--nproc_per_node", "2", str(WORKER), str(two), str(cifar_npz)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -60,6 +62,25 @@ def test_a_two_process_run_resumes_from_rank_0s_checkpoint(runs, recipe):
     assert all(torch.equal(whole[k], again[k]) for k in whole)
     assert sorted(p.name for p in two.glob("*.pt")) == sorted(
         f"{r}-{n}.pt" for r in ddp_train.RECIPES for n in ("whole", "epoch1", "resumed", "checkpoint"))
+
+
+def test_a_last_batch_too_small_to_share_is_refused_in_every_process(runs):
+    _, two = runs
+    for rank in (0, 1):
+        refusal = (two / f"refused-{rank}.txt").read_text()
+        assert "last batch of 1 images cannot be shared by 2 processes" in refusal
+
+
+def test_the_compute_command_under_torchrun_writes_each_record_once(runs):
+    _, two = runs
+    records = sorted(p.relative_to(two / "results" / "smoke") for p in (two / "results").rglob("*.json"))
+    assert [str(p) for p in records] == ["classification-runs/PE-original-seed0.json",
+                                         "classification-runs/PE-proposed-seed0.json",
+                                         "classification-runs/plain-seed0.json", "first_layer.json"]
+    for p in records:
+        record = json.loads((two / "results" / "smoke" / p).read_text())
+        assert record["provenance"]["device"].endswith(", 2 processes")
+    assert not list((two / "cache" / "checkpoints").rglob("*.pt"))  # removed once each record was written
 
 
 def test_only_rank_0_writes_a_record(monkeypatch, tmp_path):

@@ -39,6 +39,9 @@ def test_book_workflow_is_clean(node_modules):
     assert lint(node_modules, *workflows) == []
     text = workflows[0].read_text()
     assert "environment.yml" in text and "PRESET" in text and '"gpu"' in text and "self-hosted" in text
+    # the shards fan out as a matrix, each uploads its records, the book job merges them
+    assert "matrix:" in text and '--shard "$SHARD/$SHARDS"' in text and "torchrun" in text
+    assert "upload-artifact" in text and "merge-multiple: true" in text and "needs: compute" in text
 
 
 def test_linter_finds_a_broken_workflow(node_modules, tmp_path):

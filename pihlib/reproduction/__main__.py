@@ -51,6 +51,9 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
         print(shards.describe(plan))
         return
     rank, world = init_distributed(device)
+    if world > 1 and budget_s is not None:  # each process would read its own clock and could stop alone
+        raise PihError("--budget-s works in one process only, not under torchrun: give each shard a "
+                       "time limit from the scheduler instead (a stopped run resumes from its checkpoint)")
     say = print if rank == 0 else (lambda *a, **kw: None)
     mine = plan[k]
     say(f"preset {preset}, shard {k}/{n}: {len(mine)} tasks"
