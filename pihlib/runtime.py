@@ -25,7 +25,8 @@ def device_name(device: torch.device | str | None = None) -> str:
     device = default_device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"cpu: {platform.processor() or platform.machine()}, {threads} thread{'s' * (threads != 1)}"
 
 
 # One training run over several processes (``torchrun``): each process takes its share of every batch.
