@@ -23,7 +23,8 @@ export PIH_CIFAR10_JPEG := $(SHARED_JPEG)
 endif
 endif
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# (no bytecode compiled at install: Python compiles what it imports, once)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 # each phase of `make test` adds its time to this file; the last step prints it
 PHASES := $(abspath _build/phases.txt)
 TIMED := PHASES=$(PHASES) scripts/timed.sh
@@ -66,7 +67,7 @@ test: phases-start chromium lint assets
 	  echo "total          $$(( $$(date +%s) - $$(cat $(PHASES).start) )) s"
 
 unit-tests: $(VENV)/.stamp
-	OMP_NUM_THREADS=1 $(TIMED) tests $(PY) -m pytest
+	OMP_NUM_THREADS=1 $(TIMED) tests $(PY) -m pytest --durations=10
 
 smoke-book: $(VENV)/.stamp
 	OMP_NUM_THREADS=1 $(TIMED) smoke-book $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke

@@ -13,7 +13,7 @@ from pihlib.keys import fingerprint
 from pihlib.reproduction import classification, presets, table3
 from pihlib.reproduction.__main__ import main
 
-PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 128, "n_search": 32,
+PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 32, "n_search": 32,
           "recipe": "airbench", "classifier": "airbench", "epochs": 1, "batch_size": 32, "lr": 10.0,
           "schedule": "triangle"}
 

@@ -36,7 +36,7 @@ CLASSIC = {"recipe": "classic", "lr": 0.05, "warmup_epochs": 0.5}
 @pytest.fixture(scope="module")
 def small(cifar_npz):
     tr = pihlib.load_cifar10("train", cifar_npz, count=192)
-    te = pihlib.load_cifar10("test", cifar_npz, count=128)
+    te = pihlib.load_cifar10("test", cifar_npz, count=64)
     return tr.images, tr.labels, te.images, te.labels
 
 

@@ -40,11 +40,11 @@ _FULL_SCRAMBLERS = {"split": "train", "n_check": 50000}
 DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "00_scramblers": {"n_show": 4, "n_check": 256},
-        "01_metric_selection": {"n_images": 48, "n_images_slow": 8, "iterations": 2, "iterations_slow": 1},
+        "01_metric_selection": {"n_images": 24, "n_images_slow": 4, "iterations": 2, "iterations_slow": 1},
         "02_key_search": {"n_images": 100, "pool": 60, "repeats": 2},
-        "03_classification": {"methods": ["PE", "LE"], "n_train": 256, "n_test": 128, "n_search": 100,
+        "03_classification": {"methods": ["PE", "LE"], "n_train": 128, "n_test": 64, "n_search": 64,
                               "epochs": 1, "batch_size": 64},
-        "04_hiding": {"methods": ["PE", "LE"], "keys": 6, "n_train": 256, "n_test": 128, "n_search": 100,
+        "04_hiding": {"methods": ["PE", "LE"], "keys": 6, "n_train": 128, "n_test": 64, "n_search": 64,
                       "epochs": 1, "batch_size": 64, "n_show": 4},
     },
     "cpu": {},
