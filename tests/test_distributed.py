@@ -91,3 +91,11 @@ def test_only_rank_0_writes_a_record(monkeypatch, tmp_path):
     monkeypatch.setattr(cache, "is_main_process", lambda: True)
     cache.cached("smoke", "shared-run", {"a": 1}, lambda: {"accuracy": 0.5})
     assert [p.name for p in tmp_path.rglob("*.json")] == ["shared-run.json"]
+
+
+def test_a_time_budget_is_refused_under_torchrun(monkeypatch, capsys):
+    import pihlib.reproduction.__main__ as command
+
+    monkeypatch.setattr(command, "init_distributed", lambda device: (0, 2))
+    assert command.main(["compute", "--preset", "smoke", "--only", "scrambling", "--budget-s", "60"]) == 2
+    assert "--budget-s works in one process only, not under torchrun" in capsys.readouterr().err

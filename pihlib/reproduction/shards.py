@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import PihError
-from . import presets
+from . import classification, presets, table3, training_studies
+from .training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
 
 # training cost of a method relative to the plain classifier, and of one key-search image scored
 TRAIN_COST = {"plain": 1.0, "PE": 1.0, "LE": 1.3, "EtC": 2.8, "ELE": 2.8}
@@ -50,31 +51,25 @@ def parse(text: str) -> tuple[int, int]:
 
 
 def _epochs(params: dict, method: str) -> int:
-    from .classification import train_config
-
-    return train_config(params, method, 0).epochs
+    return classification.train_config(params, method, 0).epochs
 
 
 def _run_part(job: tuple[str, str, int]) -> str:
-    from .classification import run_name
-
-    return run_name(*job).rsplit("/", 1)[-1]
+    return classification.run_name(*job).rsplit("/", 1)[-1]
 
 
 def _classification(params: dict) -> list[Task]:
-    from .classification import jobs
-    from .training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
-
     def training(method: str) -> float:
         return TRAIN_COST[method] * _epochs(params, method) * params["n_train"]
 
     out = []
-    for method, kind, seed in jobs(params["methods"], params["seeds"]):
+    for method, kind, seed in classification.jobs(params["methods"], params["seeds"]):
         search = SEARCH_COST * params["trials"] * params["n_search"] if kind == "proposed" else 0.0
         out.append(Task("classification", _run_part((method, kind, seed)), training(method) + search))
-    out.append(Task("classification", "first_layer",
-                    len(FIRST_LAYER_VARIANTS) * sum(training(m) for m in FIRST_LAYER_METHODS)))
-    out.append(Task("classification", "jpeg_penalty", 2 * sum(training(m) for m in JPEG_METHODS)))
+    # each method trained both ways; each trained on the lossless images and on their JPEG copies
+    first_layer = len(FIRST_LAYER_VARIANTS) * sum(map(training, FIRST_LAYER_METHODS))
+    out.append(Task("classification", "first_layer", first_layer))
+    out.append(Task("classification", "jpeg_penalty", 2 * sum(map(training, JPEG_METHODS))))
     return out
 
 
@@ -135,8 +130,6 @@ def run(preset: str, mine: list[Task], changes: dict[str, dict], data: str | Non
         progress: bool = True) -> dict | None:
     """Compute the tasks ``mine`` (each only if not cached). Returns the classification's runs as
     ``classification.run`` would when ``mine`` holds all of them, else None."""
-    from . import classification, table3, training_studies
-
     report = None
     for name in dict.fromkeys(t.experiment for t in mine):
         params = experiment_params(name, preset, changes)
