@@ -47,7 +47,9 @@ def test_two_processes_train_the_one_process_run(runs, recipe):
     w = {name: {d: torch.load(d / f"{recipe}-{name}.pt") for d in runs} for name in ("whole", "epoch1")}
     update = _distance(w["whole"][one], w["epoch1"][one])
     assert update > 0
-    assert _distance(w["whole"][two], w["whole"][one]) < TOLERANCE[recipe] * update
+    apart = _distance(w["whole"][two], w["whole"][one])
+    # zero would mean that neither run moved its final weights (airbench's look-ahead needs 5 steps)
+    assert 0 < apart < TOLERANCE[recipe] * update
     histories = {d: json.loads((d / f"{recipe}-whole.json").read_text())["history"] for d in runs}
     for h1, h2 in zip(histories[one], histories[two], strict=True):  # the epoch's loss over all 192 images
         assert h2["loss"] == pytest.approx(h1["loss"], rel=0.02)
