@@ -15,4 +15,12 @@ command line::
     python -m pihlib.reproduction build --preset cpu
 """
 
+import importlib
+from types import ModuleType
+
 EXPERIMENTS = ("scrambling", "metric_study", "key_search", "classification", "hiding")
+
+
+def experiment(name: str) -> ModuleType:
+    """The module of experiment ``name`` (one of ``EXPERIMENTS``)."""
+    return importlib.import_module(f"{__name__}.{name}")

@@ -10,7 +10,6 @@ the book.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -18,11 +17,7 @@ from pathlib import Path
 from .._cli import Parser, run_command
 from ..errors import PihError
 from ..runtime import init_distributed
-from . import EXPERIMENTS, presets, shards
-
-
-def experiment(name: str):
-    return importlib.import_module(f"{__package__}.{name}")
+from . import EXPERIMENTS, experiment, presets, shards
 
 
 def overrides(pairs: list[list[str]]) -> dict[str, dict]:
@@ -60,14 +55,14 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
         + (f", each run over {world} processes" if world > 1 else ""), flush=True)
     out = shards.run(preset, mine, changes, data, jpeg_data, device, budget_s, progress=rank == 0)
     if out is not None:
-        summary = experiment("classification").summary(out["runs"])
+        classification = experiment("classification")
         say(f"plain: {100 * out['plain']['accuracy']:.2f} %")
-        for method, kinds in summary.items():
+        for method, kinds in classification.summary(out["runs"]).items():
             for kind, v in kinds.items():
                 to = "-" if v["to_target_mean"] is None else f"{v['to_target_mean']:.1f} s"
                 say(f"{method:4} {kind:9} accuracy {v['acc_mean']:6.2f} % (SD {v['acc_sd']:.2f})  "
                     f"rho {v['rho_mean']:.4f}  {v['time_mean']:.1f} s a run  "
-                    f"{100 * experiment('classification').TARGET_ACCURACY:.0f} % reached "
+                    f"{100 * classification.TARGET_ACCURACY:.0f} % reached "
                     f"{v['reached_target']}, after {to}")
 
 

@@ -15,13 +15,12 @@ to the plain classifier and a scored key-search image's cost were read from the 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import torch
 
 from ..errors import PihError
-from . import classification, presets, table3, training_studies
+from . import classification, experiment, presets, table3, training_studies
 from .training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
 
 # training cost of a method relative to the plain classifier, and of one key-search image scored
@@ -102,7 +101,7 @@ def tasks(preset: str, experiments: list[str], changes: dict[str, dict]) -> list
 
 
 def experiment_params(name: str, preset: str, changes: dict[str, dict]) -> dict:
-    notebook = importlib.import_module(f"{__package__}.{name}").NOTEBOOK
+    notebook = experiment(name).NOTEBOOK
     return presets.params(notebook, preset, **changes.get(notebook, {}))
 
 
@@ -134,7 +133,7 @@ def run(preset: str, mine: list[Task], changes: dict[str, dict], data: str | Non
     for name in dict.fromkeys(t.experiment for t in mine):
         params = experiment_params(name, preset, changes)
         parts = {t.part for t in mine if t.experiment == name}
-        module = importlib.import_module(f"{__package__}.{name}")
+        module = experiment(name)
         if name == "hiding":
             module.run(preset, params, data, device=device, progress=progress)
         elif name != "classification":
