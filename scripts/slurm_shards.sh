@@ -9,6 +9,7 @@
 #
 #   sbatch --array=0-7 scripts/slurm_shards.sh gpu [COMPUTE ARGS ...]   8 shards of the gpu preset
 #   scripts/slurm_shards.sh --dry-run 8 gpu [COMPUTE ARGS ...]         print each array task's command
+#                                                                      (PIH_GPUS=G: as if a task had G GPUs)
 #
 # Each array task K of N computes shard K/N; its runs use every GPU the task was given (one run over
 # G GPUs with torchrun when G > 1: sbatch --gres=gpu:4 ...). The shards write disjoint records into
@@ -38,6 +39,7 @@ if [[ ${1:-} == --dry-run ]]; then
     preset=${3:?$usage}
     shift 3
     [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "--dry-run takes the number of array tasks, got '$n'" >&2; exit 2; }
+    [[ ${PIH_GPUS:-1} =~ ^[1-9][0-9]*$ ]] || { echo "PIH_GPUS must be a number of GPUs, got '$PIH_GPUS'" >&2; exit 2; }
     for ((k = 0; k < n; k++)); do
         echo "array task $k: $(command_of "$k" "$n" "$preset" "${PIH_GPUS:-1}" "$@")"
     done

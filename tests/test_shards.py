@@ -102,6 +102,9 @@ def test_slurm_dry_run_prints_one_valid_command_per_array_task(capsys):
     assert "-m torch.distributed.run --standalone --nproc_per_node 4 -m pihlib.reproduction" in multi
     bad = subprocess.run(["bash", str(script), "--dry-run", "zero", "gpu"], capture_output=True, text=True)
     assert bad.returncode == 2 and "number of array tasks" in bad.stderr
+    bad = subprocess.run(["bash", str(script), "--dry-run", "2", "gpu"], capture_output=True, text=True,
+                         env={**os.environ, "PIH_GPUS": "four"})
+    assert bad.returncode == 2 and bad.stderr.strip() == "PIH_GPUS must be a number of GPUs, got 'four'"
     outside = subprocess.run(["bash", str(script), "gpu"], capture_output=True, text=True,
                              env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")})
     assert outside.returncode == 2 and "not a Slurm array task" in outside.stderr
