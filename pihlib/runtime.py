@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from .errors import PihError
+
 
 def cache_root() -> Path:
     """Where pihlib keeps downloads and caches: ``$PIH_CACHE``, else ``~/.cache/pihlib``."""
@@ -36,7 +38,10 @@ def init_distributed(device: torch.device | str | None = None) -> tuple[int, int
     """Join the process group that ``torchrun`` describes (``WORLD_SIZE`` > 1 in the environment:
     NCCL when ``device`` is a GPU, one per process, else gloo), once; returns (rank, world size),
     (0, 1) without one."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    text = os.environ.get("WORLD_SIZE", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise PihError(f"WORLD_SIZE must be a positive integer (torchrun sets it), got {text!r}")
+    world = int(text)
     if world > 1 and not dist.is_initialized():
         cuda = default_device(device).type == "cuda"
         if cuda:

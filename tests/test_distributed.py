@@ -95,6 +95,14 @@ def test_only_rank_0_writes_a_record(monkeypatch, tmp_path):
     assert [p.name for p in tmp_path.rglob("*.json")] == ["shared-run.json"]
 
 
+def test_a_damaged_world_size_is_refused_with_one_line(monkeypatch, capsys):
+    from pihlib.reproduction.__main__ import main
+
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    assert main(["compute", "--preset", "smoke", "--only", "scrambling"]) == 2
+    assert "WORLD_SIZE must be a positive integer (torchrun sets it), got 'two'" in capsys.readouterr().err
+
+
 def test_a_time_budget_is_refused_under_torchrun(monkeypatch, capsys):
     import pihlib.reproduction.__main__ as command
 
