@@ -29,7 +29,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 PHASES := $(abspath _build/phases.txt)
 TIMED := PHASES=$(PHASES) scripts/timed.sh
 
-.PHONY: test book bench lint assets clean chromium phases-start unit-tests smoke-book
+.PHONY: test test-phases book bench lint assets clean chromium unit-tests smoke-book
 
 $(VENV)/.stamp: pyproject.toml
 	@mkdir -p _build
@@ -54,24 +54,32 @@ chromium:
 	    exit 1; \
 	  fi; }
 
-phases-start:
+# `make test`: the phases below, then the time of each phase and the total, printed whether they
+# passed or failed (make still fails when one did); nothing is printed when no phase ran (Chromium
+# missing: one line says what to run)
+test:
 	@mkdir -p _build && rm -f $(PHASES) && date +%s > $(PHASES).start
+	@$(MAKE) --no-print-directory test-phases; rc=$$?; \
+	  if [ -s $(PHASES) ]; then \
+	    echo "make test, time by phase (tests and smoke book side by side):"; cat $(PHASES); \
+	    printf '%-14s %5d s%s\n' total $$(( $$(date +%s) - $$(cat $(PHASES).start) )) \
+	      "$$([ $$rc = 0 ] || echo "  (make test failed)")"; \
+	  fi; \
+	  exit $$rc
 
-# the unit tests and the smoke book (warnings as errors) side by side, a thread each (each one's
-# output is printed whole when it ends; on 2 cores this is ~1.4x faster than one after the other,
-# and both on every thread is slower), then the checks of how the book renders; at the end, the
-# time of each phase
-test: phases-start chromium lint assets
-	$(TIMED) "tests | book" $(MAKE) --no-print-directory -j2 --output-sync=target unit-tests smoke-book
+# the unit tests and the smoke book (warnings as errors) side by side, a thread each (on 2 cores this
+# is ~1.4x faster than one after the other, and both on every thread is slower): each line of their
+# output is printed as it comes, marked [tests] or [book]; then the checks of how the book renders
+test-phases: chromium lint assets
+	$(TIMED) "tests | book" $(MAKE) --no-print-directory -j2 unit-tests smoke-book
 	PIH_BOOK_HTML=_build/smoke/html $(TIMED) render-checks $(PY) -m pytest -m book
-	@echo "make test, time by phase (tests and smoke book side by side):" && cat $(PHASES) && \
-	  echo "total          $$(( $$(date +%s) - $$(cat $(PHASES).start) )) s"
 
 unit-tests: $(VENV)/.stamp
-	OMP_NUM_THREADS=1 $(TIMED) tests $(PY) -m pytest --durations=10
+	OMP_NUM_THREADS=1 $(TIMED) tests scripts/prefixed.sh tests $(PY) -m pytest -v --durations=10
 
 smoke-book: $(VENV)/.stamp
-	OMP_NUM_THREADS=1 $(TIMED) smoke-book $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
+	OMP_NUM_THREADS=1 $(TIMED) smoke-book scripts/prefixed.sh book \
+	  $(PY) -m pihlib.reproduction build --preset smoke --dest _build/smoke
 
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/bench_scramble.py

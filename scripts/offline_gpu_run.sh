@@ -8,7 +8,8 @@
 #                                                          and airbench wheels, the test data and the
 #                                                          code's git commit
 #   scripts/offline_gpu_run.sh run DIR OUT [BUDGET_S [-p classification.NAME VALUE ...]]
-#                                                          there, from the repository root: the CUDA tests,
+#                                                          there, from the repository root: the CUDA tests
+#                                                          (a failure stops the script, exit code 1),
 #                                                          then the runs (starting none that would end
 #                                                          after BUDGET_S, default 420 s); writes
 #                                                          OUT/results-gpu.tgz and OUT/log. Exit code 3:
@@ -70,7 +71,16 @@ if [[ $cmd == bench ]]; then
 fi
 
 budget=${4:-420}
-python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_scramblers.py -k "cuda or CUDA" || true
+# the CUDA tests first: a failure stops here, before any run (without a GPU they are skipped: exit 0)
+tests=0
+python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_scramblers.py -k "cuda or CUDA" \
+    || tests=$?
+if ((tests == 5)); then  # pytest's "no tests collected": the -k filter matched no test
+    echo "offline_gpu_run.sh: no CUDA test matched -k 'cuda or CUDA' (pytest exit 5): nothing was checked on the GPU; going on with the runs"
+elif ((tests != 0)); then
+    echo "offline_gpu_run.sh: the CUDA tests failed (pytest exit $tests): no run started; see the test output above" >&2
+    exit 1
+fi
 rc=0
 python3 -m pihlib.reproduction compute --preset gpu --only classification --data "$data" --jpeg-data "" \
     --budget-s "$budget" --device "$device" "${@:5}" \

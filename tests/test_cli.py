@@ -14,7 +14,7 @@ from PIL import Image
 import pihlib
 from pihlib.cli import main
 
-from .conftest import write_pngs
+from .conftest import SHARED, write_pngs
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_console_script(tmp_path):
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
-IQA = Path(__file__).resolve().parents[1].parent / "shared" / "iqa-reference"
+IQA = SHARED / "iqa-reference"
 
 
 def test_metric_command(capsys):
