@@ -25,7 +25,7 @@ from .data import SPLITS, load_cifar10
 from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
-from .metrics import CONVENTIONS, RHO_CONVENTION, metric, metric_names
+from .metrics import CONVENTIONS, RHO_CONVENTION, UNDEFINED, metric, metric_names
 from .scramblers import (
     ALL_METHODS,
     CHANNEL_MAPS,
@@ -134,6 +134,10 @@ def _metric(args: argparse.Namespace) -> None:
             raise PihError(f"{unmatched[0]} is in {where} only: folders are compared pairwise by file name")
         sets = [a, b[[names_b.index(n) for n in names_a]]]
     value = m(*sets)
+    undefined = [n for n, v in zip(read[-1][0], value.view(-1).tolist(), strict=False) if v != v]
+    if undefined:
+        raise PihError(f"{args.name} is undefined for {', '.join(undefined[:3])}"
+                       f"{f' and {len(undefined) - 3} more' if len(undefined) > 3 else ''}: {UNDEFINED}")
     print(f"{value.double().mean().item():.6g}")
 
 

@@ -1,7 +1,13 @@
 """The one check of an image batch that every entry point runs: what pihlib takes as images.
 
 A batch is a ``torch.Tensor`` N x 3 x H x W (one image, 3 x H x W, where ``single_ok``), uint8 or
-float in [0, 1] without NaN, on any device.
+float in [0, 1] without NaN, on any device. The float contract, the same for the scramblers and the
+metrics: any floating dtype whose rounding keeps the 8-bit levels apart (float64, float32, float16,
+bfloat16); a float value stands for the 8-bit level ``round(x * 255)`` when it lies within
+``level_tolerance(dtype)`` of it, which is under half a level for every admitted dtype. The
+scramblers need every value to stand for a level (their output is ``k / 255`` in the input's
+dtype); the metrics take any value in [0, 1]. A dtype too coarse for that (float8) is refused by
+name.
 """
 
 from __future__ import annotations
@@ -15,7 +21,22 @@ from PIL import Image
 
 from .errors import PihError
 
-FLOAT_TOLERANCE = 1e-3  # in units of 1/255: how far a float image may lie from the nearest k/255
+FLOAT_TOLERANCE = 1e-3  # in units of 1/255: the slack for k / 255 computed in float32 or float64
+
+
+def level_tolerance(dtype: torch.dtype) -> float:
+    """How far (in units of 1/255) a float image of ``dtype`` may lie from the nearest k/255.
+
+    Storing k/255 rounds it to the dtype's grid, whose spacing below 1 is at most ``eps / 2``: the
+    error is at most ``255 * eps / 4`` levels (float16: 0.062, bfloat16: 0.498), plus
+    ``FLOAT_TOLERANCE`` for the arithmetic that made the value. Raises ``PihError`` for a dtype whose
+    tolerance would reach half a level, where a value no longer names one level.
+    """
+    tol = 255 * torch.finfo(dtype).eps / 4 + FLOAT_TOLERANCE
+    if tol >= 0.5:
+        raise PihError(f"float images of dtype {dtype} cannot hold 8-bit levels (their rounding error "
+                       f"reaches half a level): use float32, float16, bfloat16 or uint8")
+    return tol
 
 
 def check_batch(x: torch.Tensor, what: str = "images", single_ok: bool = False) -> tuple[torch.Tensor, bool]:
@@ -32,6 +53,7 @@ def check_batch(x: torch.Tensor, what: str = "images", single_ok: bool = False) 
         return x, single
     if not x.is_floating_point():
         raise PihError(f"{what} must be uint8, or float in [0, 1]; got dtype {x.dtype}")
+    level_tolerance(x.dtype)
     if x.numel() and torch.isnan(x).any():
         raise PihError(f"{what} contain NaN")
     if x.numel() and (x.min() < 0 or x.max() > 1):
@@ -46,17 +68,19 @@ def as_unit(x: torch.Tensor, what: str = "images") -> torch.Tensor:
 
 
 def as_uint8(x: torch.Tensor, what: str = "images") -> tuple[torch.Tensor, bool, bool]:
-    """A checked batch (or one image) as uint8 N x 3 x H x W, exactly: float images must lie within
-    ``FLOAT_TOLERANCE``/255 of a multiple of 1/255. Returns it, whether it was one image, and whether
-    it was float."""
+    """A checked batch (or one image) as uint8 N x 3 x H x W, exactly: each float value must lie within
+    ``level_tolerance(dtype)``/255 of a multiple of 1/255. Returns it, whether it was one image, and
+    whether it was float."""
     x, single = check_batch(x, what, single_ok=True)
     if x.dtype == torch.uint8:
         return x, single, False
     scaled = x.float() * 255
     q = torch.round(scaled)
-    if scaled.numel() and (scaled - q).abs().max() > FLOAT_TOLERANCE:
-        raise PihError(f"float {what} must be multiples of 1/255 (as ToTensor gives) to scramble exactly; "
-                       f"these are off by more than {FLOAT_TOLERANCE}/255")
+    tol = level_tolerance(x.dtype)
+    if scaled.numel() and (off := (scaled - q).abs().max().item()) > tol:
+        raise PihError(f"float {what} ({x.dtype}) must be 8-bit levels k/255 (as ToTensor or "
+                       f"ToDtype(scale=True) give) to scramble exactly; these are off by up to "
+                       f"{off:.3g}/255, more than the {tol:.3g}/255 that {x.dtype}'s rounding explains")
     return q.to(torch.uint8), single, True
 
 

@@ -150,10 +150,17 @@ class SSIM(Metric):
 # No-reference metrics (natural-scene statistics) ------------------------------------------------------
 
 NIQE_SIZE = 192
+# why BRISQUE and NIQE give nan for an image: what the command line says about it
+UNDEFINED = ("its natural-scene statistics are undefined for an image without texture (flat, or only "
+             "flat regions and sharp steps)")
 
 
 class BRISQUE(Metric):
-    """BRISQUE with the official LIVE model; runs on 32x32 (its second scale is then 16x16)."""
+    """BRISQUE (Mittal et al. 2012, doi:10.1109/TIP.2012.2214050) with the official LIVE model; runs on
+    32x32 (its second scale is then 16x16). Scores, float32 N, lower means better quality; ``nan``
+    for an image without texture (flat, or flat regions and sharp steps), whose statistics are
+    undefined (``UNDEFINED``). Agrees with the official values in shared/iqa-reference to 3e-7 (I04)
+    and 0.16 (I08, see tests/test_metrics.py)."""
 
     info = MetricInfo("brisque", False, True, True, "any size of at least 16x16", ("brisque",))
 
@@ -169,16 +176,19 @@ class BRISQUE(Metric):
 
 
 class NIQE(Metric):
-    """NIQE with the original pristine model (96x96 patches at two scales).
+    """NIQE (Mittal et al. 2013, doi:10.1109/LSP.2012.2227726) with the original pristine model (96x96
+    patches at two scales). Scores, float32 N, lower means better quality.
 
-    Images with a side under 192 px are first upsampled (bicubic, on the 8-bit grey image) so that the
-    shorter side is 192: a CIFAR image becomes 192x192, four patches, the fewest that give NIQE a
-    patch covariance with some spread.
+    Images with a side under 192 px are first upsampled (bicubic, on the 8-bit grey image, rounded back
+    to 8-bit levels) so that the shorter side is 192: a CIFAR image becomes 192x192, four patches, the
+    fewest that give NIQE a patch covariance with some spread. Patches without texture are left out, as
+    in the original code; an image with fewer than two patches left (a flat image) scores ``nan``
+    (``UNDEFINED``), at every size.
     """
 
     info = MetricInfo("niqe", False, True, True,
-                      f"patches of 96x96: images with a side under {NIQE_SIZE} px are upsampled (bicubic) "
-                      f"so the shorter side is {NIQE_SIZE}", ("niqe",))
+                      f"patches of 96x96: images with a side under {NIQE_SIZE} px are upsampled "
+                      f"(bicubic, 8-bit) so the shorter side is {NIQE_SIZE}", ("niqe",))
 
     def __init__(self):
         self.model = assets.load_arrays("niqe")
@@ -190,13 +200,19 @@ class NIQE(Metric):
             h, w = g.shape[-2:]
             if min(h, w) < NIQE_SIZE:
                 f = NIQE_SIZE / min(h, w)
+                # back to 8-bit levels, as an upsampled 8-bit image holds: a flat image stays flat
+                # (its NIQE undefined) instead of scoring the interpolation's rounding noise
                 g = F.interpolate(g, size=(round(h * f), round(w * f)), mode="bicubic",
-                                  align_corners=False).clamp(0, 255)
+                                  align_corners=False).clamp(0, 255).round()
             out.append(nr_iqa.niqe_score(g, self.model).float())
         return torch.cat(out)
 
 
 class PIQE(Metric):
+    """PIQE (Venkatanath et al. 2015, doi:10.1109/NCC.2015.7084843) as MATLAB's ``piqe``: scores 0..100,
+    float32 N, lower means better quality. Defined for every image: one without active blocks (a flat
+    image) scores 100, as MATLAB's formula gives."""
+
     info = MetricInfo("piqe", False, True, True, "16x16 blocks; other sizes are padded symmetrically")
 
     def score(self, x):

@@ -110,7 +110,12 @@ BRISQUE_SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))
 
 
 def brisque_features(img: torch.Tensor) -> torch.Tensor:
-    """The 36 BRISQUE features (2 scales x 18) of grey images N x 1 x H x W (0..255)."""
+    """The 36 BRISQUE features (2 scales x 18) of grey images N x 1 x H x W (0..255), N x 36 float64.
+
+    A feature is ``nan`` where its fit is undefined: an image without texture (flat, or flat regions
+    and sharp steps) has no spread of MSCN coefficients, or no negative or no positive neighbour
+    products, and the generalised Gaussian fits need both.
+    """
     window = gaussian_window(img.device)
     feats = []
     for _ in range(2):
@@ -128,15 +133,32 @@ def brisque_features(img: torch.Tensor) -> torch.Tensor:
     return torch.stack(feats, dim=1)
 
 
+def _significant(x: torch.Tensor, digits: int) -> torch.Tensor:
+    """``x`` rounded to ``digits`` significant decimal digits (what C's ``%g`` prints for 6)."""
+    exponent = torch.floor(torch.log10(x.abs().clamp_min(1e-300)))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return torch.where(x == 0, x, torch.round(x * scale) / scale)
+
+
 def brisque_score(features: torch.Tensor, model: dict[str, np.ndarray]) -> torch.Tensor:
-    """The LIVE epsilon-SVR (RBF) on features scaled to [-1, 1] by the model's ranges."""
+    """The LIVE epsilon-SVR (RBF) on features scaled to [-1, 1] by the model's ranges.
+
+    The official release (``brisquescore.m``) hands the features to libsvm through text files: MATLAB
+    writes them with ``%f`` (6 decimals) and ``svm-scale`` writes the scaled ones with ``%g`` (6
+    significant digits). Both roundings are kept: with them the official value of TID2013's I04 is
+    reproduced to 3e-7, without them to 4e-4. An image whose features are undefined (``nan``: see
+    ``brisque_features``) scores ``nan``; the other images are unaffected.
+    """
     dev = features.device
+    defined = torch.isfinite(features).all(1)
+    features = torch.round(torch.where(defined[:, None], features, 0.0) * 1e6) / 1e6
     ranges = torch.as_tensor(model["ranges"], device=dev)
     lo, hi = ranges[0]
-    scaled = lo + (hi - lo) * (features - ranges[1:, 0]) / (ranges[1:, 1] - ranges[1:, 0])
+    scaled = _significant(lo + (hi - lo) * (features - ranges[1:, 0]) / (ranges[1:, 1] - ranges[1:, 0]), 6)
     sv = torch.as_tensor(model["support_vectors"], device=dev)
     k = torch.exp(-float(model["gamma"]) * torch.cdist(scaled, sv) ** 2)
-    return k @ torch.as_tensor(model["coef"], device=dev) - float(model["rho"])
+    score = k @ torch.as_tensor(model["coef"], device=dev) - float(model["rho"])
+    return torch.where(defined, score, torch.nan)
 
 
 # NIQE -----------------------------------------------------------------------------------------------
@@ -166,7 +188,12 @@ def _patches(t: torch.Tensor, p: int) -> torch.Tensor:
 
 
 def niqe_score(img: torch.Tensor, model: dict[str, np.ndarray]) -> torch.Tensor:
-    """NIQE of grey images N x 1 x H x W (0..255), each side at least 2 x 96 px in total patches."""
+    """NIQE of grey images N x 1 x H x W (0..255), each side at least 2 x 96 px in total patches.
+
+    As in the original MATLAB code (``nanmean``/``nancov`` over the patches), a patch whose features
+    are undefined (a patch without texture) is left out of the image's mean and covariance; an image
+    with fewer than two patches left scores ``nan``, and the other images are unaffected.
+    """
     dev = img.device
     n, _, h, w = img.shape
     img = img[:, :, : h // NIQE_PATCH * NIQE_PATCH, : w // NIQE_PATCH * NIQE_PATCH]
@@ -177,14 +204,19 @@ def niqe_score(img: torch.Tensor, model: dict[str, np.ndarray]) -> torch.Tensor:
         feats.append(_niqe_patch_features(_patches(s, NIQE_PATCH // scale)))
         img = imresize_half(img)
     feat = torch.cat(feats, dim=-1)  # N x P x 36
-    mu = feat.mean(1)
-    centred = feat - mu[:, None]
-    cov = centred.transpose(1, 2) @ centred / (feat.shape[1] - 1)
+    valid = torch.isfinite(feat).all(-1, keepdim=True)  # N x P x 1
+    count = valid.sum(1)  # N x 1
+    defined = count.squeeze(1) >= 2
+    feat = torch.where(valid, feat, 0.0)
+    mu = feat.sum(1) / count.clamp_min(1)
+    centred = torch.where(valid, feat - mu[:, None], 0.0)
+    cov = centred.transpose(1, 2) @ centred / (count[:, :, None] - 1).clamp_min(1)
     mu_p = torch.as_tensor(model["mu"], device=dev)
     cov_p = torch.as_tensor(model["cov"], device=dev)
     inv = torch.linalg.pinv((cov_p + cov) / 2)
     d = (mu_p - mu)[:, None]
-    return torch.sqrt((d @ inv @ d.transpose(1, 2)).flatten())
+    score = torch.sqrt((d @ inv @ d.transpose(1, 2)).flatten())
+    return torch.where(defined, score, torch.nan)
 
 
 # PIQE -----------------------------------------------------------------------------------------------

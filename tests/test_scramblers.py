@@ -192,7 +192,7 @@ def test_authors_pe_variant_reproduces_each_channel_map():
     (torch.zeros(2, 3, 32, 16, dtype=torch.uint8), "key was made for 32x32"),
     (torch.zeros(2, 3, 32, 32, dtype=torch.int32), "dtype"),
     (torch.full((1, 3, 32, 32), 2.0), r"\[0, 1\]"),
-    (torch.full((1, 3, 32, 32), 0.5), "multiples of 1/255"),
+    (torch.full((1, 3, 32, 32), 0.5), "must be 8-bit levels"),
     (np.zeros((1, 3, 32, 32), np.uint8), "torch.Tensor"),
 ])
 def test_bad_images_are_refused_clearly(bad, message):

