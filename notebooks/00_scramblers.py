@@ -20,10 +20,11 @@
 # %% tags=["parameters"]
 preset = "cpu"
 data = None  # a CIFAR-10 source; None: $PIH_CIFAR10, else the official download
-split = None
-n_show = None
-n_check = None
-seed = None
+# each left at ... keeps the preset's value (pihlib/reproduction/presets.py)
+split = ...
+n_show = ...
+n_check = ...
+seed = ...
 
 # %% tags=["hide-input"]
 import pandas as pd

@@ -23,12 +23,13 @@
 # %% tags=["parameters"]
 preset = "cpu"
 data = None  # a CIFAR-10 source; None: $PIH_CIFAR10, else the official download
-n_images = None
-n_images_slow = None
-iterations = None
-iterations_slow = None
-seed = None
-example_image = None
+# each left at ... keeps the preset's value (pihlib/reproduction/presets.py)
+n_images = ...
+n_images_slow = ...
+iterations = ...
+iterations_slow = ...
+seed = ...
+example_image = ...
 
 # %% tags=["hide-input"]
 import pandas as pd

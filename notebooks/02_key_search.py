@@ -23,12 +23,13 @@
 # %% tags=["parameters"]
 preset = "cpu"
 data = None  # a CIFAR-10 source; None: $PIH_CIFAR10, else the official download
-n_images = None
-trials = None
-pool = None
-repeats = None
-seed = None
-methods = None
+# each left at ... keeps the preset's value (pihlib/reproduction/presets.py)
+n_images = ...
+trials = ...
+pool = ...
+repeats = ...
+seed = ...
+methods = ...
 
 # %% tags=["hide-input"]
 import pandas as pd

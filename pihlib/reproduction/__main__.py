@@ -20,8 +20,11 @@ from ..runtime import init_distributed
 from . import EXPERIMENTS, experiment, presets, shards
 
 
-def overrides(pairs: list[list[str]]) -> dict[str, dict]:
-    """``-p TARGET.NAME VALUE`` pairs by notebook; TARGET is an experiment or its notebook."""
+def overrides(pairs: list[list[str]], preset: str | None = None) -> dict[str, dict]:
+    """``-p TARGET.NAME VALUE`` pairs by notebook; TARGET is an experiment or its notebook. VALUE is
+    a Python literal (``None`` too: the training parameters' None takes the recipe's value); with
+    ``preset``, each is checked against its parameter (``presets.check_overrides``) and a wrong one
+    refused in one line, before anything runs."""
     by_experiment = {name: experiment(name).NOTEBOOK for name in EXPERIMENTS}
     out: dict[str, dict] = {}
     for target, value in pairs:
@@ -31,6 +34,8 @@ def overrides(pairs: list[list[str]]) -> dict[str, dict]:
             raise PihError(f"-p takes TARGET.NAME VALUE with TARGET one of "
                            f"{', '.join([*EXPERIMENTS, *presets.NOTEBOOKS])}")
         out.setdefault(notebook, {})[name] = presets.parse_value(value)
+    if preset is not None:
+        presets.check_overrides(preset, out)
     return out
 
 
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "mathjax":
             print(book.mathjax())
         elif args.command == "build":
-            book.build(args.preset, args.dest.resolve(), overrides(args.p))
+            book.build(args.preset, args.dest.resolve(), overrides(args.p, args.preset))
         else:
             if args.jpeg_data and not Path(args.jpeg_data).exists():
                 raise PihError(f"the JPEG copy {args.jpeg_data} does not exist "
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.budget_s is not None and args.budget_s < 0:
                 raise PihError(f"--budget-s must not be negative, got {args.budget_s:g}")
             compute(args.preset, args.only, args.data, args.jpeg_data, args.device, args.budget_s,
-                    overrides(args.p), args.shard, args.plan)
+                    overrides(args.p, args.preset), args.shard, args.plan)
 
     return run_command("pihlib.reproduction", body)
 

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import PihError
+from . import presets
 from .presets import NOTEBOOKS, PRESETS
 from .provenance import CHECKOUT
 
@@ -45,6 +46,20 @@ def _hide_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def papermill_parameters(preset: str, overrides: dict[str, dict] | None = None,
+                         notebooks: list[str] = NOTEBOOKS) -> dict[str, dict]:
+    """What papermill injects into each notebook: the preset and the notebook's overrides, an explicit
+    None too (papermill writes ``NAME = None``; a parameter not given keeps its default, ``...``:
+    the preset's value). Each override is checked first (``presets.params``), so a wrong one is
+    refused before any notebook runs."""
+    out = {}
+    for name in notebooks:
+        given = {k: v for k, v in (overrides or {}).get(name, {}).items() if v is not presets.NOT_GIVEN}
+        presets.params(name, preset, **given)
+        out[name] = {"preset": preset, **given}
+    return out
+
+
 def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
         notebooks: list[str] = NOTEBOOKS) -> None:
     """Execute the notebooks at ``preset`` into ``out``."""
@@ -54,6 +69,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
     _require_checkout()
     if preset not in PRESETS:
         raise PihError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    parameters = papermill_parameters(preset, overrides, notebooks)
     out.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {name} (preset {preset})", flush=True)
@@ -62,7 +78,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
             jupytext.write(jupytext.read(CHECKOUT / "notebooks" / f"{name}.py"), source)
             executed = Path(tmp) / f"{name}.executed.ipynb"
             papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(CHECKOUT),
-                                       parameters={"preset": preset, **(overrides or {}).get(name, {})},
+                                       parameters=parameters[name],
                                        progress_bar=False)
             _hide_parameters(executed)
             shutil.move(executed, out / f"{name}.ipynb")

@@ -9,16 +9,26 @@ Parameters are grouped by notebook (each notebook is the view of one experiment)
 training parameters (``recipe``, ``classifier``, ``epochs``, ``batch_size``, ``lr``, ``schedule``) left
 None take the recipe's values (``pihlib.train.RECIPES``): the fast presets train with airbench95's
 recipe, the ``paper`` preset with the paper's.
+
+Overrides (``params(notebook, preset, NAME=VALUE)``, ``-p TARGET.NAME VALUE`` on the command line, the
+values papermill injects into a notebook) win, None included: None is a value where the parameter
+may be None (the training parameters: the recipe's value) and is refused elsewhere. A parameter not
+given, or given as ``NOT_GIVEN`` (``...``, the notebooks' parameter defaults), keeps the preset's
+value. Every value is checked against its parameter before anything is computed.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import math
+from collections.abc import Callable
 from typing import Any
 
+from ..data import SPLITS
 from ..errors import PihError
 from ..scramblers import METHODS
+from ..train import CLASSIFIERS, RECIPES, SCHEDULES, TRAIN_FIELDS, TrainConfig
 
 IIR_PERCENT = list(range(0, 101, 10))  # the metric study's inversion ratios (Fig. 3's x axis)
 SLOW_METRICS = ["niqe", "vgg", "fid"]  # slow on CPU: scored on fewer images
@@ -83,14 +93,64 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {name: _merge(d) for name, d in 
 NOTEBOOKS = list(BASE)
 
 
-# positive integers (the training's epochs and batch size are checked by pihlib.train.TrainConfig)
+NOT_GIVEN = ...  # an override left at this keeps the preset's value (None is a value: see MAY_BE_NONE)
+
+# What each parameter may hold is read from its BASE value (where that is None, from the training
+# configuration's default): an int, a float, a string or a list of them; then:
 COUNTS = {"n_show", "n_check", "n_images", "n_images_slow", "iterations", "iterations_slow", "trials", "pool",
-          "repeats", "n_train", "n_test", "n_search", "keys"}
+          "repeats", "n_train", "n_test", "n_search", "keys", "epochs", "batch_size"}  # positive (else >= 0)
+CHOICES = {"split": SPLITS, "methods": METHODS, "recipe": tuple(RECIPES), "classifier": tuple(CLASSIFIERS),
+           "schedule": SCHEDULES}  # a string's (or a list's items') possible values
+MAY_BE_NONE = frozenset(TRAIN_FIELDS)  # the training's parameters: None takes the recipe's value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _rule(name: str, example: Any) -> tuple[Callable[[Any], bool], str]:
+    """(test, what it asks for) of a value of parameter ``name`` shaped like ``example``."""
+    if isinstance(example, list):
+        item, _ = _rule(name, example[0])
+
+        def test(v: Any) -> bool:
+            return isinstance(v, list) and bool(v) and all(map(item, v)) and len(set(map(repr, v))) == len(v)
+        if name in CHOICES:
+            return test, f"a list drawn from {list(CHOICES[name])}, not empty and without repeats"
+        return test, "a non-empty list of integers (each 0 or more), without repeats"
+    if name in CHOICES:
+        return (lambda v: isinstance(v, str) and v in CHOICES[name]), \
+            "one of " + ", ".join(map(repr, CHOICES[name]))
+    if isinstance(example, bool):
+        return (lambda v: isinstance(v, bool)), "True or False"
+    if isinstance(example, int):
+        low = 1 if name in COUNTS else 0
+        return (lambda v: _is_int(v) and v >= low), "a positive integer" if low else "a non-negative integer"
+    if isinstance(example, float):
+        return (lambda v: _is_number(v) and v > 0), "a positive number"
+    raise PihError(f"no rule for parameter {name} (a {type(example).__name__})")
+
+
+def check(notebook: str, name: str, value: Any) -> None:
+    """Refuse, in one line, a ``value`` that parameter ``name`` of ``notebook`` cannot hold."""
+    if value is None and name in MAY_BE_NONE:
+        return
+    example = BASE[notebook][name]
+    test, want = _rule(name, getattr(TrainConfig("plain"), name) if example is None else example)
+    if not test(value):
+        label = f"training {name}" if name in TRAIN_FIELDS else name
+        alternative = ", or None (the recipe's)" if name in MAY_BE_NONE else ""
+        raise PihError(f"{notebook}: {label} must be {want}{alternative}, got {value!r}")
 
 
 def params(notebook: str, preset: str, **overrides: Any) -> dict[str, Any]:
-    """The notebook's parameters under ``preset``; overrides that are not None win. A count that is
-    not a positive integer is refused here, before anything is computed."""
+    """The notebook's parameters under ``preset``; the overrides win, None included (an override
+    left at ``NOT_GIVEN`` keeps the preset's value). Each value is checked against its parameter
+    (``check``) here, before anything is computed."""
     if preset not in PRESETS:
         raise PihError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     if notebook not in PRESETS[preset]:
@@ -99,12 +159,17 @@ def params(notebook: str, preset: str, **overrides: Any) -> dict[str, Any]:
     unknown = set(overrides) - set(base)
     if unknown:
         raise PihError(f"{notebook} has no parameter {', '.join(sorted(unknown))}")
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    for name in COUNTS & set(base):
-        v = base[name]
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise PihError(f"{notebook}: {name} must be a positive integer, got {v!r}")
+    base.update({k: copy.deepcopy(v) for k, v in overrides.items() if v is not NOT_GIVEN})
+    for name, value in base.items():
+        check(notebook, name, value)
     return base
+
+
+def check_overrides(preset: str, changes: dict[str, dict[str, Any]]) -> None:
+    """Every override in ``changes`` (by notebook) checked at ``preset``: the first wrong one is
+    refused in one line, before any notebook runs or anything is computed."""
+    for notebook, given in changes.items():
+        params(notebook, preset, **given)
 
 
 def parse_value(text: str) -> Any:
