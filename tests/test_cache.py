@@ -123,6 +123,58 @@ def test_a_code_change_invalidates_a_result(root, tmp_path, monkeypatch):
     assert "computed by older code" in box
 
 
+def test_a_record_from_other_data_is_not_reused(root):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    one, other = ({"kind": "npz", "sha256": c * 64} for c in "ab")
+    results.cached("smoke", "thing", {"n": 1}, compute, data=one)
+    assert results.cached("smoke", "thing", {"n": 1}, compute, data=one)["result"] == {"value": 1}
+    assert results.lookup("smoke", "thing", {"n": 1}, data=other) is None
+    assert results.cached("smoke", "thing", {"n": 1}, compute, data=other)["result"] == {"value": 2}
+    assert results.load("smoke", "thing")["provenance"]["data"]["sha256"] == "b" * 64
+
+
+@pytest.mark.parametrize("edit", [
+    lambda r: r["result"].update(value=99),  # a result number
+    lambda r: r["params"].update(n=2),  # a stored parameter
+    lambda r: r["provenance"]["data"].update(sha256="c" * 64),  # the data's provenance
+    lambda r: r["provenance"].pop("content_sha256"),  # the digest itself removed
+])
+def test_a_record_edited_by_hand_is_refused_or_recomputed(root, edit):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    data = {"kind": "npz", "sha256": "a" * 64}
+    results.cached("smoke", "thing", {"n": 1}, compute, data=data)
+    path = root / "smoke" / "thing.json"
+    record = json.loads(path.read_text())
+    assert record["provenance"]["content_sha256"] == results.content_digest(record)
+    edit(record)
+    path.write_text(json.dumps(record, indent=1))
+    with pytest.raises(pihlib.PihError, match="thing.json was edited or damaged after it was written"):
+        results.load("smoke", "thing")
+    assert results.lookup("smoke", "thing", {"n": 1}, data=data) is None
+    assert results.cached("smoke", "thing", {"n": 1}, compute, data=data)["result"] == {"value": 2}
+    assert results.load("smoke", "thing")["result"] == {"value": 2}  # written anew, intact
+
+
+def test_every_committed_record_is_intact():
+    from pathlib import Path
+
+    for path in sorted((provenance.CHECKOUT / "results").rglob("*.json")):
+        if "smoke" in path.parts:
+            continue
+        record = json.loads(Path(path).read_text())
+        assert record["provenance"]["content_sha256"] == results.content_digest(record), path
+
+
 def test_results_never_go_into_site_packages(monkeypatch, tmp_path):
     monkeypatch.delenv("PIH_RESULTS", raising=False)
     assert results.results_root() == provenance.CHECKOUT / "results"  # run from the checkout

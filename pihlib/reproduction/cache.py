@@ -14,6 +14,12 @@ match but whose digest does not was computed by older code: ``cached`` computes 
 marks it ``stale`` (for results that cannot be recomputed here, such as GPU runs, shown with that
 mark).
 
+Each record carries ``content_sha256``, a digest of its own content (result, parameters, provenance)
+written with it: a record edited by hand or damaged since is never used as it is (``load`` refuses it
+with one line, ``lookup`` treats it as missing, so ``cached`` computes it again). The digest is not a
+signature: it catches corruption and hand edits, not someone who recomputes it after an edit. A
+record computed from other data (its data sha256 differs from the data given now) is not reused.
+
 Results live in ``$PIH_RESULTS`` if set, else in the ``results/`` folder of the project checkout
 pihlib runs from; an installed pihlib without a checkout must be given ``PIH_RESULTS``.
 """
@@ -118,24 +124,48 @@ def code_digest(modules: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def content_digest(record: dict) -> str:
+    """sha256 of a record's content as JSON (keys sorted), leaving out the digest itself and the
+    marks ``load`` adds."""
+    prov = {k: v for k, v in record["provenance"].items() if k not in ("content_sha256", "reused", "stale")}
+    body = {**record, "provenance": prov}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def load(preset: str, name: str, code: Iterable[str] = ()) -> dict | None:
     """The stored record of ``name`` (marked ``reused``, and ``stale`` if its code digest differs
-    from ``code``'s), whatever its parameters; None if there is none or it is damaged."""
+    from ``code``'s), whatever its parameters; None if there is none or it cannot be read. A record
+    whose content does not match its ``content_sha256`` (edited or damaged since it was written) is
+    refused with a ``PihError`` naming the file."""
+    path = results_root() / preset / f"{name}.json"
     try:
-        record = json.loads((results_root() / preset / f"{name}.json").read_text())
+        record = json.loads(path.read_text())
         p = record["provenance"]
+        if not isinstance(record.get("params"), dict) or not isinstance(p, dict):
+            return None
+        if p.get("content_sha256") != content_digest(record):
+            raise PihError(f"{path} was edited or damaged after it was written (its content no longer "
+                           "matches its content_sha256): compute it again, or restore it (git checkout)")
         p["reused"] = True
         p["stale"] = p.get("code_sha256") != code_digest(code)
-        return record if isinstance(record.get("params"), dict) else None
+        return record
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
 
 
-def lookup(preset: str, name: str, params: dict, code: Iterable[str] = ()) -> dict | None:
-    """The stored record of ``name`` if it was computed with ``params`` by this code, else None."""
-    record = load(preset, name, code)
-    if record is not None and record["provenance"].get("params_sha256") == params_hash(params) \
-            and not record["provenance"]["stale"]:
+def lookup(preset: str, name: str, params: dict, code: Iterable[str] = (),
+           data: dict | None = None) -> dict | None:
+    """The stored record of ``name`` if it was computed with ``params`` from ``data`` (its sha256) by
+    this code, and is intact; else None."""
+    try:
+        record = load(preset, name, code)
+    except PihError:
+        return None  # edited or damaged: computed again
+    if record is None:
+        return None
+    p = record["provenance"]
+    same_data = data is None or (p.get("data") or {}).get("sha256") == data.get("sha256")
+    if p.get("params_sha256") == params_hash(params) and not p["stale"] and same_data:
         return record
     return None
 
@@ -149,7 +179,7 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
     process group (``torchrun``) only rank 0 writes the record.
     """
     code = sorted(set(code))
-    if not force and (record := lookup(preset, name, params, code)) is not None:
+    if not force and (record := lookup(preset, name, params, code, data)) is not None:
         return record
     from .. import assets as asset_module
 
@@ -165,9 +195,10 @@ def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **provenance.environment(module_paths(code) if code else None),
     }
-    record = {"result": result, "params": params, "provenance": prov}
+    record = json.loads(json.dumps({"result": result, "params": params, "provenance": prov}, default=str))
+    record["provenance"]["content_sha256"] = content_digest(record)
     if not is_main_process():  # one run shared by several processes: rank 0 writes its record
         return record
-    text = json.dumps(record, indent=1, default=str) + "\n"
+    text = json.dumps(record, indent=1) + "\n"
     atomic_write_bytes(results_root() / preset / f"{name}.json", text.encode())
     return record
