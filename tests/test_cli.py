@@ -214,3 +214,19 @@ def test_bad_metric_commands(tmp_path, capsys):
     text = tmp_path / "x.png"
     text.write_text("no image")
     fails(capsys, "metric", "mse", ref, text, match="x.png is not a readable image")
+
+
+def test_metric_undefined_for_an_image_without_texture(tmp_path, capsys):
+    """NIQE and BRISQUE of a flat image: one line naming the file and why, exit 2 (no traceback)."""
+    from PIL import Image
+
+    for size in (32, 96):
+        flat = tmp_path / f"flat{size}.png"
+        Image.new("RGB", (size, size), (128, 128, 128)).save(flat)
+        for name in ("niqe", "brisque"):
+            fails(capsys, "metric", name, flat, match=f"{name} is undefined for flat{size}.png: its natural")
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "black.png")
+    Image.open(IQA / "I04_dist.png").convert("RGB").resize((32, 32)).save(folder / "photo.png")
+    fails(capsys, "metric", "niqe", folder, match="niqe is undefined for black.png:")
