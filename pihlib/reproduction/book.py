@@ -9,10 +9,17 @@ a source), executed with the preset's parameters into ``<dest>/src/book/generate
 builds ``<dest>/html`` with warnings as errors. Expensive results are cached in ``results/<preset>/``
 (see ``pihlib.reproduction.cache``), so a second build only re-renders. Each preset can have its own ``dest``:
 ``make book`` builds ``_build/html``, ``make test`` the smoke book in ``_build/smoke/html``.
+
+At the end the build says, for each preset's results folder, how many results it computed and how
+many it re-used (from the record files' content before and after the notebooks ran), then where the
+book is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,9 +91,103 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
             shutil.move(executed, out / f"{name}.ipynb")
 
 
+def results_snapshot() -> dict[str, dict[str, str]]:
+    """Each preset's results folder under ``cache.results_root()`` -> its record files (``*.json``, in
+    any subfolder, by path within the folder) -> sha256 of their content."""
+    from .cache import results_root
+
+    root = results_root()
+    if not root.is_dir():
+        return {}
+    return {folder.name: {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                          for p in sorted(folder.rglob("*.json")) if p.is_file()}
+            for folder in sorted(root.iterdir()) if folder.is_dir()}
+
+
+def _results(n: int) -> str:
+    return f"{n} stored result" + ("" if n == 1 else "s")
+
+
+def results_summary(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]],
+                    preset: str, failed: bool = False) -> list[str]:
+    """One line per preset results folder: what the run between the two ``results_snapshot()``s
+    computed there (new records, and records whose content changed) and what it re-used (records
+    left as they were); the folder of ``preset`` first and always, the others where they exist. After
+    a ``failed`` run, only what it computed (kept: the next run re-uses it)."""
+    from .cache import results_root
+
+    root = results_root()
+    lines = []
+    for name in [preset, *sorted((before.keys() | after.keys()) - {preset})]:
+        old, new = before.get(name, {}), after.get(name, {})
+        folder = root / name
+        where = f"{folder.relative_to(CHECKOUT) if folder.is_relative_to(CHECKOUT) else folder}/"
+        replaced = sum(old[k] != new[k] for k in old.keys() & new.keys())
+        computed = len(new.keys() - old.keys()) + replaced
+        kept = len(new) - computed
+        gone = len(old.keys() - new.keys())
+        if failed:
+            if computed:
+                lines.append(f"computed {computed} into {where} before the failure (kept for the next run)")
+            continue
+        if not computed:
+            line = (f"re-used {_results(kept)} from {where} (none computed)" if name == preset
+                    else f"{where}: {_results(kept)}, none computed")
+        else:
+            line = f"computed {computed}" + (f" ({replaced} replacing older ones)" if replaced else "")
+            line += f", re-used {_results(kept)} from {where}" if kept else f" into {where} (none re-used)"
+        lines.append(line + (f"; {gone} removed" if gone else ""))
+    return lines
+
+
+JB_CLOSING = "Finished generating HTML for"  # Jupyter Book's closing box, naming the folder it built
+SPHINX_EPILOG = "The HTML pages are in "  # Sphinx's last line, naming it too
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _border(line: str) -> bool:
+    """A border of one of Jupyter Book's boxes: a line of "=", maybe coloured."""
+    text = _ANSI.sub("", line).strip()
+    return bool(text) and set(text) == {"="}
+
+
+def run_jupyter_book(command: list[str]) -> None:
+    """Run ``command`` (Jupyter Book), printing its standard output as it comes, except Sphinx's last
+    line and Jupyter Book's closing box (the folder they name is moved away by ``build``, which then
+    says where the book is). Its standard error is not touched, and when it fails the whole of its
+    output is shown."""
+    held: list[str] = []  # blank lines and borders, which may open the closing box
+    dropped: list[str] = []
+    in_box = False
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # each line as it is written
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True, encoding="utf-8",
+                          errors="replace") as proc:
+        for line in proc.stdout:
+            if in_box:
+                dropped.append(line)
+                in_box = not _border(line)  # the box ends with its second border
+            elif JB_CLOSING in line or _ANSI.sub("", line).startswith(SPHINX_EPILOG):
+                dropped += [*held, line]
+                held.clear()
+                in_box = JB_CLOSING in line
+            elif _border(line) or not line.strip():
+                held.append(line)
+            else:
+                sys.stdout.write("".join(held) + line)
+                sys.stdout.flush()
+                held.clear()
+    if proc.returncode != 0 or not dropped:  # a failure shows everything, the folder named too
+        sys.stdout.write("".join(dropped + held))
+        sys.stdout.flush()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, command)
+
+
 def build(preset: str, dest: Path = CHECKOUT / "_build", overrides: dict[str, dict] | None = None,
           notebooks: list[str] = NOTEBOOKS) -> Path:
-    """Stage the sources, execute the notebooks, build the HTML; returns the HTML folder."""
+    """Stage the sources, execute the notebooks, build the HTML; returns the HTML folder. Says what
+    it computed and re-used in each preset's results folder (``results_summary``) and where the book
+    is."""
     _require_checkout()
     src = dest / "src"
     shutil.rmtree(src, ignore_errors=True)
@@ -96,10 +197,17 @@ def build(preset: str, dest: Path = CHECKOUT / "_build", overrides: dict[str, di
     for page in (CHECKOUT / "book").glob("*.md"):
         shutil.copy(page, src / "book" / page.name)
     (src / "_static_extra").symlink_to(mathjax().parent)
-    run(preset, src / "book" / "generated", overrides, notebooks)
     html = dest / "html"
-    subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
-                    "--keep-going", "--path-output", str(dest / "jb"), str(src)], check=True)
+    before = results_snapshot()
+    failed = True
+    try:
+        run(preset, src / "book" / "generated", overrides, notebooks)
+        run_jupyter_book([str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
+                          "--keep-going", "--path-output", str(dest / "jb"), str(src)])
+        failed = False
+    finally:  # after a failure too: what was computed so far is kept
+        for line in results_summary(before, results_snapshot(), preset, failed):
+            print(line, flush=True)
     shutil.rmtree(html, ignore_errors=True)
     shutil.move(dest / "jb" / "_build" / "html", html)
     shutil.rmtree(dest / "jb", ignore_errors=True)
