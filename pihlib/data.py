@@ -78,7 +78,7 @@ def _load(split: str, source, count: int | None, cache_dir, strict: bool) -> Ima
     """``load_cifar10``; with ``strict=False`` a ``count`` beyond the source's size keeps all of it."""
     if split not in SPLITS:
         raise PihError(f"split must be 'train' or 'test', got {split!r}")
-    if count is not None and (not isinstance(count, int) or count < 1):
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise PihError(f"count must be a positive integer or None, got {count!r}")
     source = source if source is not None else os.environ.get("PIH_CIFAR10") or "official"
     if str(source) == "official":
@@ -109,11 +109,17 @@ def _load(split: str, source, count: int | None, cache_dir, strict: bool) -> Ima
 
 
 def _check_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> None:
+    """The one check of every source's arrays: uint8 images (N, 32, 32, 3) with N >= 1, and one
+    integer label 0..9 for each (not float, which NaN or 8.1 would pass as, nor bool)."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
         raise PihError(f"{where}: images must be uint8 (N, 32, 32, 3), got {images.dtype} {images.shape}")
+    if not len(images):
+        raise PihError(f"{where} holds no images")
     if labels.shape != (len(images),):
         raise PihError(f"{where}: {len(images)} images but labels of shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise PihError(f"{where}: labels must be integer class numbers 0..9, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() > 9:
         raise PihError(f"{where}: labels must be class numbers 0..9, found {labels.min()}..{labels.max()}")
 
 

@@ -119,10 +119,21 @@ def _npz(path, **arrays):
     ({"train_images": np.zeros((4, 28, 28, 3), np.uint8)}, r"uint8 \(N, 32, 32, 3\)"),
     ({"train_images": np.zeros((4, 32, 32, 3), np.float32)}, r"uint8 \(N, 32, 32, 3\)"),
     ({"train_labels": None}, "lacks train_labels"),
+    ({"train_labels": np.array([0, 1, np.nan, 3])}, "integer class numbers 0..9, got dtype float64"),
+    ({"train_labels": np.array([0, 1, 8.1, 3])}, "integer class numbers 0..9, got dtype float64"),
+    ({"train_labels": np.array([True, False, True, True])}, "integer class numbers 0..9, got dtype bool"),
+    ({"train_images": np.zeros((0, 32, 32, 3), np.uint8), "train_labels": np.zeros(0, np.int64)},
+     "holds no images"),
 ])
 def test_mislabelled_npz(tmp_path, arrays, message):
     with pytest.raises(pihlib.PihError, match=message):
         pihlib.load_cifar10("train", _npz(tmp_path / "x.npz", **arrays))
+
+
+@pytest.mark.parametrize("count", [True, False, 0, -1, 2.0, "3"])
+def test_a_count_is_a_positive_integer_not_a_bool(cifar_npz, count):
+    with pytest.raises(pihlib.PihError, match="count must be a positive integer"):
+        pihlib.load_cifar10("train", cifar_npz, count=count)
 
 
 def test_mislabelled_or_broken_folders(tmp_path, cifar_npz):
