@@ -18,8 +18,25 @@ def cache_root() -> Path:
 
 
 def default_device(device: torch.device | str | None = None) -> torch.device:
-    """``device`` as a torch.device; None: CUDA when there is one, else the CPU."""
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    """``device`` as a torch.device; None: CUDA when there is one, else the CPU. A device this machine
+    does not have, or a name torch does not know, is a ``PihError`` naming it."""
+    if not device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise PihError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise PihError(f"device {device!r} asked for, but this machine has no CUDA GPU: use cpu")
+        if dev.index is not None and dev.index >= count:
+            raise PihError(f"device {device!r} asked for, but this machine has {count} CUDA GPU(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise PihError(f"device {device!r} asked for, but MPS is not available here: use cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise PihError(f"device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
+    return dev
 
 
 def device_name(device: torch.device | str | None = None) -> str:

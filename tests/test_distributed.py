@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import pihlib
+import pihlib.train
 from pihlib.reproduction import cache
 from tests.conftest import cache_with_lpips
 from tests.workers import ddp_train
@@ -109,3 +111,30 @@ def test_a_time_budget_is_refused_under_torchrun(monkeypatch, capsys):
     monkeypatch.setattr(command, "init_distributed", lambda device: (0, 2))
     assert command.main(["compute", "--preset", "smoke", "--only", "scrambling", "--budget-s", "60"]) == 2
     assert "--budget-s works in one process only, not under torchrun" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device, message", [
+    ("bogus", "unknown device 'bogus'"),
+    ("cuda", "this machine has no CUDA GPU"),
+    ("cuda:7", "this machine has no CUDA GPU"),
+    ("tpu", "unknown device 'tpu'"),
+    ("meta", "is not supported"),
+])
+def test_a_device_this_machine_lacks_is_refused_in_one_line(device, message, capsys):
+    """compute (and --plan) refuse it before any work; train() refuses it too."""
+    import torch
+
+    from pihlib.reproduction.__main__ import main as reproduction
+    from pihlib.runtime import default_device
+
+    if torch.cuda.is_available() and device.startswith("cuda"):
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(pihlib.PihError, match=message):
+        default_device(device)
+    for extra in ([], ["--plan"]):
+        code = reproduction(["compute", "--preset", "smoke", "--only", "scrambling", "--device", device,
+                             *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and message in err[0], err
+    with pytest.raises(pihlib.PihError, match=message):
+        pihlib.train.train(pihlib.train.TrainConfig("plain", epochs=1), None, None, None, None, device=device)
