@@ -23,7 +23,9 @@ import pihlib
 from pihlib.metrics import LPIPS
 from pihlib.rho import PIHScorer
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-lossless-3k.npz"
+# the project's shared folder: $PIH_SHARED, else beside the checkout (as the tests find it)
+SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+DEFAULT_DATA = SHARED / "data" / "cifar10-lossless-3k.npz"
 TARGET = 3.0
 
 

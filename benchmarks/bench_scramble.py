@@ -21,7 +21,9 @@ import torch
 import pihlib
 from pihlib import oracle
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg-60k.tar.gz"
+# the project's shared folder: $PIH_SHARED, else beside the checkout (as the tests find it)
+SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+DEFAULT_DATA = SHARED / "data" / "cifar10-jpeg-60k.tar.gz"
 METHODS = [("PE", {}), ("EtC", {}), ("LE", {}), ("ELE", {}), ("PE-IIR", {"inverted": 1536})]
 TARGET_S = 1.0
 

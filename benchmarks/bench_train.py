@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 import torch
 
@@ -45,8 +46,9 @@ def config(recipe: str, method: str, batch_size: int, epochs: int) -> TrainConfi
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    shared = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     ap.add_argument("--data", default=os.environ.get("PIH_CIFAR10",
-                                                     "../shared/data/cifar10-jpeg-60k.tar.gz"))
+                                                     str(shared / "data" / "cifar10-jpeg-60k.tar.gz")))
     ap.add_argument("--methods", nargs="+", default=["plain", "PE", "LE"])
     ap.add_argument("--recipes", nargs="+", default=["fastnet", "airbench"], choices=list(RECIPES))
     ap.add_argument("--n-train", type=int, default=10000)
