@@ -31,12 +31,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import figures, presets, provenance
+from pihlib.reproduction import figures, presets, provenance, summary
 from pihlib.reproduction import scrambling as experiment
 
 P = presets.params(experiment.NOTEBOOK, preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
 display(Markdown(presets.markdown(P, preset)))
 glue("book_preset", preset, display=False)  # named on the introduction and the reproduction page
+for name, value in summary.book_values().items():  # the presets' sizes and times, for Rerun and Deviations
+    glue(name, value, display=False)
 record = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(record)))
 

@@ -17,8 +17,9 @@
 # chosen fraction of the 3,072 values (the *intensity inversion ratio*, IIR) and nothing else, and
 # plots nine metrics against the IIR. Its expectation: a metric of perceptual information hiding
 # should be highest at 50 % and lower towards 0 % and 100 % (a fully inverted image is still easy to
-# recognise). Each point below is the mean over the images (FID: over the set) for one random key;
-# the band is the spread (SD) over keys.
+# recognise). For each random key, a metric's value is its mean over the images (FID: over the set);
+# each point below is the mean of those values over the keys, and the band its 95 % confidence interval
+# (bootstrap, resampling the keys).
 
 # %% tags=["parameters"]
 preset = "cpu"
@@ -52,7 +53,7 @@ for name, value in experiment.book_values(records).items():  # the texts the boo
 # ## Fig. 3: the nine metrics against the inversion ratio
 
 # %% tags=["hide-input"]
-glue("fig3", figures.fig3(experiment.curves(records["curves"])), display=False)
+glue("fig3", figures.fig3(records["curves"]), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig3
@@ -60,9 +61,11 @@ glue("fig3", figures.fig3(experiment.curves(records["curves"])), display=False)
 #
 # The paper's Fig. 3: each metric between plain CIFAR-10 training images and the same images with a
 # given share of their 3,072 values inverted (the intensity inversion ratio), mean over the images
-# (FID: over the set) for each key; lines join the means over keys, bands span one SD over keys. The
-# dotted line marks 50 %, where the paper expects a metric of hiding to peak. PSNR and SSIM fall as
-# hiding rises. LPIPS is shown with its standard inputs (red) and the authors' (orange, dashed).
+# (FID: over the set) for each key; lines join the means over keys, bands are their 95 % confidence
+# intervals (bootstrap, resampling the keys; none where one key was drawn: the panel titles give the
+# images and keys of each metric). The dotted line marks 50 %, where the paper expects a metric of
+# hiding to peak. PSNR and SSIM fall as hiding rises. LPIPS is shown with its standard inputs (red)
+# and the authors' (orange, dashed).
 # ```
 
 # %% [markdown]

@@ -46,13 +46,13 @@ records = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(records[P["methods"][0]])))
 for name, value in experiment.book_values(records).items():  # the texts the book's pages read
     glue(name, value, display=False)
-est = experiment.estimates(records)
+glue("trials", str(P["trials"]), display=False)  # N of the proposed keys, read by the pages
 
 # %% [markdown]
 # ## Figs. 4 and 5: mean and SD of the selected $\rho$ against N
 
 # %% tags=["hide-input"]
-for number, fig in figures.figs45(est, P["repeats"], P["n_images"], P["trials"]).items():
+for number, fig in figures.figs45(records).items():
     glue(f"fig{number}", fig, display=False)
 
 # %% [markdown]
@@ -60,25 +60,29 @@ for number, fig in figures.figs45(est, P["repeats"], P["n_images"], P["trials"])
 # :name: fig-fig4
 #
 # The paper's Fig. 4: the mean rho of the key that Algorithm 1 selects among N random keys, against
-# N, by the pool estimator (b, line; band: 95 % bootstrap interval) and the authors' repeated searches
-# (a, points with standard errors). Black diamonds: the paper's Table 2 at N = 1 (original) and
-# N = 20 (proposed). rho is LPIPS (authors' convention) averaged over the key-search images.
+# N, by the pool estimator (b, line; band: its 95 % bootstrap interval, resampling the pool's keys) and
+# the authors' repeated searches (a, points with one standard error either side). Black diamonds: the
+# paper's Table 2, its original key at N = 1 and its proposed key (the paper's best of 20) at
+# N = {glue:text}`trials`, this build's number of trials. rho is LPIPS (authors' convention) averaged
+# over the key-search images.
 # ```
 
 # %% [markdown]
 # ```{glue:figure} fig5
 # :name: fig-fig5
 #
-# The paper's Fig. 5: the SD of the selected rho against N, by both estimators, with the paper's
-# Table 2 SDs at N = 1 and N = 20 (black diamonds).
+# The paper's Fig. 5: the SD of the selected rho against N, by the pool estimator (b, line; band: its
+# 95 % bootstrap interval, resampling the pool's keys) and the authors' repeated searches (a, points),
+# with the paper's Table 2 SDs of its original and proposed keys at N = 1 and N = {glue:text}`trials`
+# (black diamonds).
 # ```
 
 # %% [markdown]
 # ## Table 2's PIH columns, key space and the cost of selection
 #
 # "Original" is one random key: the mean and SD of $\rho$ over the pool. "Proposed" is the best of
-# N = 20: the mean and SD of the maximum of 20 draws (estimator b). Keeping the best of N keys
-# tells an attacker at most $\log_2 N$ bits about the key.
+# N = {glue:text}`trials` keys: the mean and SD of the maximum of N draws (estimator b). Keeping the best
+# of N keys tells an attacker at most $\log_2 N$ bits about the key.
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(experiment.table2_rows(records)).T)

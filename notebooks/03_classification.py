@@ -15,7 +15,7 @@
 #
 # For each method, a classifier with its adaptation network is trained on scrambled training images
 # (augmented in the plain domain, then scrambled, every batch) and tested on scrambled test images.
-# "Original" uses one random key per run, "proposed" the best of 20 keys by $\rho$ (Algorithm 1, over
+# "Original" uses one random key per run, "proposed" the best of `trials` keys by $\rho$ (Algorithm 1, over
 # the key-search images); the two come from independent random streams of the run's seed. The `paper`
 # preset trains the paper's ShakeDrop PyramidNet-110 for 100 epochs; the other presets train
 # airbench95's network with airbench's recipe (Keller Jordan's `airbench`), adapted to scrambled
@@ -99,7 +99,7 @@ glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=Fals
 # %% [markdown]
 # ## The `gpu` preset's runs, as far as they are committed
 #
-# The `gpu` preset trains on all 50,000 training images and needs a GPU. Its runs are committed to
+# The `gpu` preset trains on the whole training set and needs a GPU. Its runs are committed to
 # `results/gpu/classification-runs/` as they are computed
 # (`python -m pihlib.reproduction compute --preset gpu --only classification`, in pieces if need be),
 # and shown here whatever preset this book was built at.

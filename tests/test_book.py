@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,18 @@ def test_metric_selection_figures_are_present_and_not_blank(html):
     assert len(captions) >= 2, "Fig. 3 and Table 1 need captions"
     fig3 = next(c for c in captions if "inversion ratio" in c)
     assert "Book figure" in fig3 and "50 %" in fig3 and "{glue" not in fig3
+    assert "95 % confidence" in fig3 and "one SD" not in fig3  # the bands the figure draws
+
+
+def test_the_rerun_page_states_the_presets_sizes(html):
+    """The sizes on the Rerun page are glued from the presets, not typed."""
+    from pihlib.reproduction import summary
+
+    page = re.sub(r"<[^>]+>", " ", (html / "book" / "rerun.html").read_text())
+    text = re.sub(r"\s+", " ", unescape(page))
+    for name, value in summary.book_values().items():
+        if name.startswith("size_"):
+            assert value in text, name
 
 
 def test_the_checker_sees_an_off_machine_request(chromium, tmp_path):

@@ -6,6 +6,7 @@ the book.
     torchrun --nproc_per_node G -m pihlib.reproduction compute ...   (each run over G processes)
     build --preset P [--dest DIR] [-p NOTEBOOK.NAME VALUE ...]
     mathjax
+    summary [--preset P ...] [--write-readme]
 """
 
 from __future__ import annotations
@@ -97,11 +98,25 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("-p", nargs=2, action="append", default=[], metavar=("TARGET.NAME", "VALUE"),
                        help="override one parameter, e.g. -p key_search.trials 50 (or 02_key_search.trials)")
     sub.add_parser("mathjax", help="install MathJax 3 for offline math")
+    s = sub.add_parser("summary", help="print what the committed results say (Markdown), or write it into "
+                                       "the README's block")
+    s.add_argument("--preset", nargs="+", choices=list(presets.PRESETS), default=None,
+                   help="the presets to summarise (default: those whose results git tracks)")
+    s.add_argument("--write-readme", action="store_true",
+                   help="rewrite only the README's summary block (the committed presets), print nothing else")
 
     def body() -> None:
         args = ap.parse_args(argv)
         if args.command == "mathjax":
             print(book.mathjax())
+        elif args.command == "summary":
+            from . import summary
+
+            if args.write_readme:
+                changed = summary.write_readme(which=args.preset)
+                print(f"{summary.README}: {'rewritten' if changed else 'already up to date'}")
+            else:
+                print(summary.markdown(args.preset))
         elif args.command == "build":
             book.build(args.preset, args.dest.resolve(), overrides(args.p, args.preset))
         else:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
+import seaborn
 import torch
 from matplotlib.figure import Figure
 
+from ..bestofn import max_of_n_moments
 from ..images import decode_png
 from ..keys import Key
 from ..scramblers import scramble, unscramble
@@ -91,22 +94,50 @@ def hiding(result: dict) -> Figure:
     return _strips(rows)
 
 
-def fig3(curves: dict[str, dict]) -> Figure:
-    """The nine metrics against the inversion ratio: mean over keys, band of one SD over keys; LPIPS
-    (red) also under the authors' input convention (dashed), where computed."""
+def metric_frame(record: dict) -> pd.DataFrame:
+    """The metric study's record in long form, one row per metric, inversion ratio and key: the
+    metric's value (mean over the images; FID: over the set) for that key. A ratio where some key's
+    value is not finite (PSNR of an unchanged image) is left out, as in ``metric_study.curves``."""
+    r = record["result"]
+    rows = []
+    for name, values in r["values"].items():
+        v = np.asarray(values, dtype=float)
+        for percent, keys in zip(r["percents"], v, strict=True):
+            if np.isfinite(keys).all():
+                rows += [(name, percent, k, value) for k, value in enumerate(keys)]
+    return pd.DataFrame(rows, columns=["metric", "inversion ratio (%)", "key", "value"])
+
+
+BAND = ("ci", 95)  # Fig. 3's bands: 95 % bootstrap interval of the mean over keys (seaborn's "ci")
+
+
+def fig3(record: dict, seed: int = 0) -> Figure:
+    """The nine metrics against the inversion ratio (``metric_study``'s record): the mean over keys,
+    with its 95 % confidence interval from resampling the keys (seaborn's bootstrap, ``BAND``; no
+    band where one key was drawn); LPIPS (red) also under the authors' input convention (dashed),
+    where computed."""
+    from .metric_study import AUTHORS_LPIPS
+
+    frame = metric_frame(record)
+    r = record["result"]
     fig = Figure(figsize=(9, 8.5), layout="constrained")
-    names = [n for n in curves if n in UNITS]
+    names = [n for n in r["values"] if n in UNITS]
+    x, y = "inversion ratio (%)", "value"
     for ax, name in zip(fig.subplots(3, 3).flat, names, strict=True):
-        c = curves[name]
-        color = "C3" if name == "lpips" else "C0"
-        ax.plot(c["percents"], c["mean"], "o-", ms=3, color=color, label="standard inputs")
-        ax.fill_between(c["percents"], c["mean"] - c["sd"], c["mean"] + c["sd"], alpha=0.25, color=color)
-        if name == "lpips" and "lpips (authors)" in curves:
-            a = curves["lpips (authors)"]
-            ax.plot(a["percents"], a["mean"], "s--", ms=3, color="C1", label="authors' inputs")
-            ax.fill_between(a["percents"], a["mean"] - a["sd"], a["mean"] + a["sd"], alpha=0.2, color="C1")
-            ax.legend(fontsize=FONT - 2)
-        ax.set_title(f"{name.upper()}: {plural(c['images'], 'image')}, {plural(c['keys'], 'key')}",
+        if name == "lpips" and AUTHORS_LPIPS in r["values"]:
+            inputs = {name: "standard inputs", AUTHORS_LPIPS: "authors' inputs"}
+            d = frame[frame.metric.isin(list(inputs))].replace({"metric": inputs})
+            order = list(inputs.values())
+            seaborn.lineplot(d, x=x, y=y, hue="metric", hue_order=order, style="metric", style_order=order,
+                             markers=["o", "s"], dashes=["", (4, 2)], palette=["C3", "C1"], markersize=4,
+                             errorbar=BAND, seed=seed, err_kws={"alpha": 0.2}, ax=ax)
+            ax.legend(fontsize=FONT - 2, title=None)
+        else:
+            seaborn.lineplot(frame[frame.metric == name], x=x, y=y, marker="o", markersize=4,
+                             color="C3" if name == "lpips" else "C0", errorbar=BAND, seed=seed,
+                             err_kws={"alpha": 0.25}, ax=ax)
+        keys = r["iterations"][name]
+        ax.set_title(f"{name.upper()}: {plural(r['images'][name], 'image')}, {plural(keys, 'key')}",
                      fontsize=FONT)
         ax.set_xlabel("intensity inversion ratio (%)", fontsize=FONT - 1)
         ax.set_ylabel(UNITS[name], fontsize=FONT - 1)
@@ -126,21 +157,39 @@ def table1(examples: dict) -> Figure:
     return fig
 
 
-def figs45(estimates: dict[str, dict], repeats: int, n_images: int, trials: int) -> dict[int, Figure]:
-    """Fig. 4 (mean) and Fig. 5 (SD) of the selected rho against N, one panel per method: estimator (b)
-    as a line (with its 95 % bootstrap band for the mean), estimator (a) as points, and the paper's
-    Table 2 values at N = 1 (original key) and N = ``trials`` (proposed) as black diamonds."""
+def selection_bands(pool: np.ndarray, ns: np.ndarray, draws: int = 2000, seed: int = 0,
+                    level: float = 0.95) -> dict[str, np.ndarray]:
+    """Estimator (b) of the mean and SD of the best of N keys, from a pool of scored keys, with a
+    ``level`` bootstrap interval of each (resampling the pool's keys: the draws and seed of
+    ``bestofn.pool_estimate``, so the mean's band is its band). Each band is 2 x len(ns)."""
+    mean, sd = max_of_n_moments(pool, ns)
+    rng = np.random.default_rng(seed)
+    boot_mean, boot_sd = max_of_n_moments(pool[rng.integers(0, len(pool), (draws, len(pool)))], ns)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    return {"mean": mean, "sd": sd, "mean_band": np.quantile(boot_mean, q, axis=0),
+            "sd_band": np.quantile(boot_sd, q, axis=0)}
+
+
+def figs45(records: dict[str, dict]) -> dict[int, Figure]:
+    """Fig. 4 (mean) and Fig. 5 (SD) of the selected rho against N, one panel per method, from
+    ``key_search``'s records: estimator (b) from each method's pool of scored keys as a line, with its
+    95 % bootstrap interval (``selection_bands``) as a band; estimator (a), the repeated searches, as
+    points (Fig. 4: with one standard error either side); the paper's Table 2 values at N = 1
+    (original key) and N = the trials (proposed) as black diamonds."""
     figs = {}
     for stat, label, fig_no in (("mean", "mean of the selected rho", 4), ("sd", "SD of the selected rho", 5)):
         fig = Figure(figsize=(9, 6.5), layout="constrained")
         axes = list(fig.subplots(2, 2).flat)
-        for ax, (m, e) in zip(axes, estimates.items(), strict=False):
-            b, a = e["pool"], e["repeats"]
-            ax.plot(b.ns, getattr(b, stat), "-", color="C0", label=f"(b) pool of {b.evaluations} keys")
+        for ax, (m, r) in zip(axes, records.items(), strict=False):
+            pool, a = np.asarray(r["result"]["pool"], dtype=float), r["result"]["repeats"]
+            trials, repeats = r["params"]["trials"], r["params"]["repeats"]
+            ns = np.arange(1, trials + 1)
+            b = selection_bands(pool, ns)
+            ax.plot(ns, b[stat], "-", color="C0", label=f"(b) pool of {len(pool)} keys, 95 % band")
+            ax.fill_between(ns, *b[f"{stat}_band"], color="C0", alpha=0.2)
             if stat == "mean":
-                ax.fill_between(b.ns, b.band[0], b.band[1], color="C0", alpha=0.2)
                 ax.errorbar(a["ns"], a["mean"], yerr=a["mean_se"], fmt="o", ms=3, color="C1",
-                            label=f"(a) {repeats} repeats ({a['evaluations']} keys)")
+                            label=f"(a) {repeats} repeats ({a['evaluations']} keys), ± 1 SE")
             else:
                 ax.plot(a["ns"], a["sd"], "o", ms=3, color="C1", label=f"(a) {repeats} repeats")
             theirs = paper.TABLE2.get(m)
@@ -152,7 +201,7 @@ def figs45(estimates: dict[str, dict], repeats: int, n_images: int, trials: int)
             ax.set_xlabel("N (keys drawn)", fontsize=FONT)
             ax.set_ylabel(f"{label} (LPIPS)", fontsize=FONT)
             ax.tick_params(labelsize=FONT - 1)
-        for ax in axes[len(estimates):]:
+        for ax in axes[len(records):]:
             ax.set_visible(False)  # panels left over when fewer than four methods ran
         axes[0].legend(fontsize=FONT - 2)
         figs[fig_no] = fig
