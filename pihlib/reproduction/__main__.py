@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .._cli import Parser, run_command
 from ..errors import PihError
-from ..runtime import init_distributed
+from ..runtime import default_device, init_distributed
 from . import EXPERIMENTS, experiment, presets, shards
 
 
@@ -47,6 +47,7 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
     ``shard`` "K/N", only shard K's share (``shards``). Under ``torchrun`` each run is shared by the
     processes and rank 0 writes the records."""
     k, n = shards.parse(shard)
+    default_device(device)  # a device this machine lacks is refused before any work (--plan too)
     plan = shards.plan(shards.tasks(preset, only or list(EXPERIMENTS), changes), n)
     if show_plan:
         print(shards.describe(plan))
