@@ -1,8 +1,10 @@
 """The ``pih`` command: key generation, scrambling and unscrambling of PNG files, fingerprints.
 
-Every bad input ends with one line on stderr and exit status 2, before any output file is written; an
-existing file is replaced only with ``--force``; the outputs of one call appear all or none; Ctrl-C
-ends with status 130 (see ``pihlib._cli``).
+Every bad input ends with one line on stderr and exit status 2, before any output file is written (an
+input that is not a regular file or cannot be read, or that Pillow cannot read, is named); an
+existing file is replaced only with ``--force``, never when it is one of the command's inputs (the
+same path, or a link to it); the outputs of one call appear all or none, and with ``--force`` the files
+they replace come back if any step fails; Ctrl-C ends with status 130 (see ``pihlib._cli``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import struct
 import sys
 import warnings
@@ -17,15 +20,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
-from ._cli import Parser, check_output_file, run_command, write_files_together
+from ._cli import (
+    Parser,
+    check_files_together,
+    check_output_file,
+    check_regular_file,
+    run_command,
+    write_files_together,
+)
 from .data import SPLITS, load_cifar10
 from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
 from .metrics import CONVENTIONS, RHO_CONVENTION, UNDEFINED, metric, metric_names
+from .runtime import cache_root
 from .scramblers import (
     ALL_METHODS,
     CHANNEL_MAPS,
@@ -142,18 +153,24 @@ def _metric(args: argparse.Namespace) -> None:
 
 
 def _gather_inputs(inputs: list[str]) -> list[Path]:
+    """The files named, and the ``*.png`` files of the folders named: each a regular file that can be
+    read (a FIFO, socket or device, a broken link or an unreadable file is refused by name)."""
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".png")
+            try:
+                entries = sorted(path.iterdir())
+            except OSError as e:
+                raise PihError(f"folder {path} cannot be read: {e.strerror or type(e).__name__}") from None
+            found = [p for p in entries if p.suffix.lower() == ".png" and not p.is_dir()]
             if not found:
                 raise PihError(f"folder {path} holds no .png files")
             files += found
-        elif path.is_file():
-            files.append(path)
         else:
-            raise PihError(f"{path} does not exist")
+            files.append(path)
+    for f in files:
+        check_regular_file(f)
     names = [f.name for f in files]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -163,8 +180,11 @@ def _gather_inputs(inputs: list[str]) -> list[Path]:
 
 def _png_header(path: Path) -> tuple[int, int, int]:
     """Width, height and bit depth from a PNG's header, read before any pixel is decoded."""
-    with open(path, "rb") as f:
-        head = f.read(29)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(29)
+    except OSError as e:
+        raise PihError(f"{path} cannot be read: {e.strerror or type(e).__name__}") from None
     if len(head) < 29 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
         raise PihError(f"{path} is not a readable image: not a PNG file (pih reads and writes PNG only)")
     width, height, depth = struct.unpack(">IIB", head[16:25])
@@ -193,9 +213,13 @@ def _read_png(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
                 if getattr(im, "n_frames", 1) > 1:
                     raise PihError(f"{path} is animated ({im.n_frames} frames); pih takes one frame")
                 return np.asarray(im, np.uint8)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
-        raise PihError(f"{path} is not a readable image ({type(e).__name__})") from None
+    except (PihError, MemoryError):
+        raise
+    except Exception as e:  # whatever Pillow raises while reading (a text or ICC chunk too large to
+        # inflate is a ValueError, a bomb a DecompressionBombError/Warning): one line naming the file
+        why = " ".join(str(e).split())[:200]
+        raise PihError(f"{path} is not a readable image ({type(e).__name__}{': ' + why if why else ''})") \
+            from None
 
 
 def _png_bytes(img: np.ndarray) -> bytes:
@@ -210,6 +234,8 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
     out_dir = Path(args.output)
     if inverse:  # refuse a lossy key before reading anything
         index_map(key, inverse=True)
+    inputs = [*files, Path(args.keyfile)]  # no output may replace an image read or the key
+    check_files_together(out_dir, [f.name for f in files], args.force, inputs)  # before the work
     show = len(files) >= PROGRESS_FROM and sys.stderr.isatty()
     with tqdm(files, desc="reading", unit="file", disable=not show) as bar:
         images = np.stack([_read_png(f, key.shape) for f in bar])
@@ -217,15 +243,22 @@ def _convert(args: argparse.Namespace, inverse: bool) -> None:
     out = (unscramble if inverse else scramble)(x, key).permute(0, 2, 3, 1).contiguous().numpy()
     with tqdm(files, desc="writing", unit="file", disable=not show) as bar:
         pngs = {f.name: _png_bytes(img) for f, img in zip(bar, out, strict=True)}
-    write_files_together(out_dir, pngs, args.force, inputs=files)
+    write_files_together(out_dir, pngs, args.force, inputs=inputs)
 
 
 def _keysearch(args: argparse.Namespace) -> None:
-    check_output_file(args.output, args.force)  # before minutes of searching
+    if args.images == "official":
+        inputs = [cache_root() / "cifar10"]
+    else:
+        source = Path(args.images).expanduser()
+        inputs = [source]
+        if os.path.lexists(source) and not source.is_dir():  # a FIFO would block, a device never end
+            check_regular_file(source, "CIFAR-10 source")
+    check_output_file(args.output, args.force, inputs)  # before minutes of searching
     data = load_cifar10(args.split, args.images, count=args.count)
     result = search(data.images, args.method, trials=args.trials, seed=args.seed, scheme=args.scheme,
                     convention=args.convention, block_size=args.block_size, progress=sys.stderr.isatty())
-    check_output_file(args.output, args.force)  # nothing appeared there meanwhile
+    check_output_file(args.output, args.force, inputs)  # nothing appeared there meanwhile
     save_key(result.key, args.output)
     if args.json:
         print(json.dumps({**result.as_dict(), "images": data.source.as_dict()}, indent=1))
