@@ -37,7 +37,7 @@ $(VENV)/.stamp: pyproject.toml
 	touch $@
 
 lint: $(VENV)/.stamp
-	$(TIMED) lint $(VENV)/bin/ruff check pihlib tests benchmarks notebooks
+	$(TIMED) lint $(VENV)/bin/ruff check pihlib pihlib_entry.py tests benchmarks notebooks scripts
 
 assets: $(VENV)/.stamp
 	$(TIMED) assets $(PY) -m pihlib.assets fetch

@@ -158,6 +158,21 @@ def _load_official(split: str, root: Path):
             dict(kind="official", path=str(root), sha256=digest, lossless=True, order="official"))
 
 
+def source_sha256(source: str | os.PathLike) -> str:
+    """sha256 of a data source as it lies on disk: a file's bytes, or a folder's files (names relative
+    to it, and contents) in sorted order. For keying results by their inputs."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        h = hashlib.sha256()
+        for p in files:
+            h.update(str(p.relative_to(path)).encode() + b"\0" + bytes.fromhex(sha256_file(p)))
+        return h.hexdigest()
+    if not path.is_file():
+        raise PihError(f"data source {path} does not exist")
+    return sha256_file(path)
+
+
 def _hash_files(paths: Iterable[Path]) -> str:
     h = hashlib.sha256()
     for p in paths:

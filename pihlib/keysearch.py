@@ -51,7 +51,7 @@ def candidate_keys(method: str, trials: int, seed: int | np.random.Generator | N
     EtC) one random key and ``trials - 1`` reshuffles of it. Deterministic for a given seed."""
     if scheme not in SCHEMES:
         raise PihError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
-    if not isinstance(trials, int) or trials < 1:
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise PihError(f"trials must be a positive integer, got {trials!r}")
     rng = rng_of(seed)
     base = keygen(method, seed=rng, **keygen_options)

@@ -35,6 +35,8 @@ class PIHScorer:
                  batch_size: int = 500, progress: bool = True, model: LPIPS | None = None):
         if convention not in CONVENTIONS:
             raise PihError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise PihError(f"batch_size must be a positive integer, got {batch_size!r}")
         images, _ = check_batch(images)
         if images.dtype != torch.uint8 or len(images) == 0:
             raise PihError(f"rho needs uint8 images N x 3 x H x W (N >= 1), got {images.dtype} "

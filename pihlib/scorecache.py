@@ -1,12 +1,18 @@
 """rho of each key, cached on disk: an interrupted key search resumes without scoring a key twice.
 
 Entries are keyed by the key's fingerprint and a hash of the image set (and the LPIPS network and
-convention), written atomically after every key, and carry a checksum; the cache holds fingerprints
-and scores only, never key material.
+convention), written atomically after every key, and carry a check; the cache holds fingerprints
+and scores only, never key material. Several processes may share one cache file: each write takes
+a lock (``<file>.lock``) and merges its entries with those on disk, so none is lost.
+
+What the check protects against: corruption and hand edits of a score, and entries copied from
+another image set, network or convention. It is an unkeyed digest stored beside the score, not a
+signature: whoever edits a score and recomputes its check is trusted.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ._io import atomic_write_bytes
+from .errors import PihError
 from .keys import Key, fingerprint
 from .metrics import RHO_CONVENTION
 from .rho import PIHScorer
@@ -40,14 +47,23 @@ class ScoreCache:
         name = f"{images_sha256[:24]}-{net}-{convention}.json"
         self.path = Path(folder or cache_root() / "scores") / name
         self.meta = {"images_sha256": images_sha256, "net": net, "convention": convention}
-        self.entries: dict[str, dict] = {}  # fingerprint -> {"rho", "check"}, as stored
+        if self.path.exists() and not self.path.is_file():
+            raise PihError(f"the score cache {self.path} is not a file (a folder or other entry is in its "
+                           "place): move it away")
+        self.entries: dict[str, dict] = self._stored()  # fingerprint -> {"rho", "check"}
+
+    def _stored(self) -> dict[str, dict]:
+        """The entries on disk whose check holds; a damaged cache is ignored (and rewritten), never
+        trusted."""
+        entries = {}
         try:
-            stored = json.loads(self.path.read_text())["scores"] if self.path.exists() else {}
+            stored = json.loads(self.path.read_text())["scores"] if self.path.is_file() else {}
             for fp, entry in stored.items():
                 if entry["check"] == self._check(str(fp), float(entry["rho"])):
-                    self.entries[str(fp)] = {"rho": float(entry["rho"]), "check": entry["check"]}
+                    entries[str(fp)] = {"rho": float(entry["rho"]), "check": entry["check"]}
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            self.entries = {}  # a damaged cache is ignored (and rewritten), never trusted
+            return {}
+        return entries
 
     def _check(self, fp: str, score: float) -> str:
         doc = {**self.meta, "fingerprint": fp, "rho": repr(float(score))}
@@ -62,8 +78,16 @@ class ScoreCache:
         return None if entry is None else entry["rho"]
 
     def put(self, fp: str, score: float) -> None:
+        """Store ``score``, merged under a lock with what other processes stored meanwhile."""
         self.entries[fp] = {"rho": score, "check": self._check(fp, score)}
-        atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": self.entries}).encode())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.entries = {**self._stored(), **self.entries}
+                atomic_write_bytes(self.path, json.dumps({**self.meta, "scores": self.entries}).encode())
+        except OSError as e:
+            raise PihError(f"cannot write the score cache {self.path}: {e.strerror or e}") from None
 
 
 class CachedScorer:

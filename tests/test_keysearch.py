@@ -167,3 +167,37 @@ def test_an_edited_score_is_not_trusted(images, tmp_path):
     moved = scorecache.CachedScorer(images[:10], cache=tmp_path)
     moved.cache.path.write_text(path.read_text())
     assert scorecache.CachedScorer(images[:10], cache=tmp_path).cache.scores == {}
+
+
+@pytest.mark.parametrize("trials", [True, False, 0, 2.0])
+def test_trials_is_a_positive_integer_not_a_bool(images, tmp_path, trials):
+    with pytest.raises(pihlib.PihError, match="trials must be a positive integer"):
+        keysearch.search(images, "LE", trials=trials, seed=0, cache=tmp_path, progress=False)
+
+
+def _put_scores(folder: str, images_sha256: str, start: int) -> None:
+    """A worker of the test below: 30 scores, written one by one into the shared cache."""
+    cache = scorecache.ScoreCache(images_sha256, "alex", "authors", folder)
+    for i in range(start, start + 30):
+        cache.put(f"fp{i:03d}", i / 100)
+
+
+def test_two_writers_sharing_a_score_cache_lose_nothing(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_put_scores, args=(str(tmp_path), "ab" * 32, s)) for s in (0, 100, 200)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    scores = scorecache.ScoreCache("ab" * 32, "alex", "authors", tmp_path).scores
+    assert len(scores) == 90 and scores["fp229"] == pytest.approx(2.29)
+
+
+def test_a_folder_in_place_of_the_score_cache_is_named(tmp_path):
+    path = scorecache.ScoreCache("cd" * 32, "alex", "authors", tmp_path).path
+    path.mkdir()
+    with pytest.raises(pihlib.PihError, match=f"the score cache {path} is not a file"):
+        scorecache.ScoreCache("cd" * 32, "alex", "authors", tmp_path)

@@ -53,3 +53,9 @@ def test_shared_model_and_bad_input(cifar_images):
         pihlib.rho(cifar_images.float() / 255, pihlib.keygen("LE"))
     with pytest.raises(pihlib.PihError, match="images are 32x32 but the key was made for 64x64"):
         pihlib.rho(cifar_images, pihlib.keygen("LE", shape=(64, 64)))
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, True, 2.5, "8"])
+def test_a_batch_size_is_a_positive_integer(cifar_images, batch_size):
+    with pytest.raises(pihlib.PihError, match="batch_size must be a positive integer"):
+        PIHScorer(cifar_images, batch_size=batch_size)

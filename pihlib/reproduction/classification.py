@@ -78,7 +78,8 @@ def inputs(params: dict, data: str | None = None) -> tuple[ImageSet, ImageSet, t
 def jobs(methods: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
     """(method, kind, seed) of every run, in the order they are run: the classifier on plain images
     first, then seed by seed, so a budget that cuts the list short leaves every method a run."""
-    if not isinstance(seeds, list | tuple) or not seeds or not all(isinstance(s, int) for s in seeds):
+    if not isinstance(seeds, list | tuple) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise PihError(f"seeds must be a non-empty list of integers, got {seeds!r}")
     if not isinstance(methods, list | tuple) or not all(m in METHODS for m in methods):
         raise PihError(f"methods must be a list drawn from {list(METHODS)}, got {methods!r}")

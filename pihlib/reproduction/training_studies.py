@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageSet, load_paired_copy
+from ..data import ImageSet, load_paired_copy, source_sha256
 from ..errors import PihError
 from ..metrics import metric
 from ..train import TRAIN_FIELDS, evaluate, train
@@ -97,7 +97,8 @@ def cached_jpeg_penalty(preset: str, params: dict, train_set: ImageSet, test_set
                         device: str | torch.device | None = None, progress: bool = True) -> dict:
     """``jpeg_penalty``'s record (result and provenance), computed only if none is cached at ``preset``
     for these parameters and data (the lossless set's hash and the JPEG copy's name)."""
-    keyed = {**_keyed(params), "jpeg": Path(jpeg).name, "data_sha256": train_set.source.sha256}
+    keyed = {**_keyed(params), "jpeg": Path(jpeg).name, "jpeg_sha256": source_sha256(jpeg),
+             "data_sha256": train_set.source.sha256}
     def compute() -> dict:
         return jpeg_penalty(params, train_set, test_set, jpeg, device=device, progress=progress)
 
