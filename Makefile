@@ -8,15 +8,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 PRESET ?= cpu
+# The project's shared folder ($PIH_SHARED, else beside the checkout), as the tests find it
+SHARED := $(abspath $(or $(PIH_SHARED),../shared))
 # Real CIFAR-10: the project's shared copy when it is there and nothing else is named
-SHARED_CIFAR := $(abspath ../shared/data/cifar10-lossless-3k.npz)
+SHARED_CIFAR := $(SHARED)/data/cifar10-lossless-3k.npz
 ifeq ($(PIH_CIFAR10),)
 ifneq ($(wildcard $(SHARED_CIFAR)),)
 export PIH_CIFAR10 := $(SHARED_CIFAR)
 endif
 endif
 # Its JPEG copy of all 60,000 images, whose cost notebook 03 measures against the lossless images
-SHARED_JPEG := $(abspath ../shared/data/cifar10-jpeg-60k.tar.gz)
+SHARED_JPEG := $(SHARED)/data/cifar10-jpeg-60k.tar.gz
 ifeq ($(PIH_CIFAR10_JPEG),)
 ifneq ($(wildcard $(SHARED_JPEG)),)
 export PIH_CIFAR10_JPEG := $(SHARED_JPEG)
