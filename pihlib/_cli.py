@@ -114,19 +114,21 @@ class Inputs:
                 self.ids[ident] = item
 
     def refuse(self, output: Path) -> None:
-        """One line naming ``output`` and the input it would overwrite, if it is one."""
+        """One line naming ``output`` and the input it would overwrite, if it is one; an output inside
+        an input folder is refused too, existing or new (a new file there changes the input)."""
+        resolved = output.resolve()
+        for folder, given in self.folders:
+            if resolved.is_relative_to(folder):
+                raise PihError(f"output {output} lies inside the input folder {given}; "
+                               "pih never writes over its own inputs")
         if not os.path.lexists(output):
             return
-        resolved, ident = output.resolve(), _identity(output)
+        ident = _identity(output)
         given = self.files.get(resolved) or (self.ids.get(ident) if ident else None)
         if given is not None:
             same = os.path.abspath(output) == os.path.abspath(given)
             how = "" if same else " (the same file through a link)"
             raise PihError(f"output {output} would overwrite its input {given}{how}")
-        for folder, given in self.folders:
-            if resolved.is_relative_to(folder):
-                raise PihError(f"output {output} lies inside the input folder {given}; "
-                               "pih never writes over its own inputs")
         if ident is None or output.stat().st_nlink < 2 or not self.folders:
             return
         for folder, given in self.folders:  # a hard link to a file somewhere in an input folder
@@ -254,7 +256,16 @@ def write_files_together(folder: str | os.PathLike, files: dict[str, bytes], for
         if isinstance(e, OSError):
             raise PihError(f"cannot write {target}: {_reason(e)}; nothing was written or replaced") from None
         raise
-    shutil.rmtree(staging, ignore_errors=True)
+    # every output is in place: the staging folder goes even if Ctrl-C comes now (then reported after)
+    interrupted = False
+    while True:
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _reason(e: BaseException) -> str:

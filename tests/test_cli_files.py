@@ -152,6 +152,35 @@ def test_keysearch_never_writes_into_its_image_folder(tmp_path, capsys, cifar_im
     line = fails(capsys, *common, tmp_path / "best.key", match="(the same file through a link)")
     assert str(source / "cat" / "0.png") in line
     assert not calls and (source / "cat" / "0.png").read_bytes() == before
+    for new in (source / "new.key", source / "cat" / "new.key"):  # a new file there changes the data set
+        fails(capsys, "keysearch", "PE", "--images", source, "--trials", 2, "-o", new,
+              match=f"lies inside the input folder {source}")
+        assert not new.exists()
+
+
+def test_ctrl_c_after_every_output_is_in_place_leaves_no_staging_folder(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the staging folder is being removed: the outputs are all new, the staging folder is
+    gone, and the interruption is reported (exit 130)."""
+    import shutil
+
+    from pihlib import _cli
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"old a")
+    real, calls = shutil.rmtree, []
+
+    def interrupted_once(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(_cli.shutil, "rmtree", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        _cli.write_files_together(out, {"a.png": b"new a", "b.png": b"new b"}, force=True)
+    assert (out / "a.png").read_bytes() == b"new a" and (out / "b.png").read_bytes() == b"new b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
 
 
 # 2. With --force, the files replaced come back when any step fails ----------------------------------
