@@ -42,7 +42,7 @@ def _expected_params(preset: str, name: str, stored: dict) -> dict:
                 "data_sha256": stored["data_sha256"]}
     if name == "jpeg_penalty":
         return {**_keyed(p["03_classification"]), "jpeg": stored["jpeg"],
-                "data_sha256": stored["data_sha256"]}
+                "jpeg_sha256": stored["jpeg_sha256"], "data_sha256": stored["data_sha256"]}
     if name == "iir_examples":
         return {**p["01_metric_selection"], "percents": TABLE1_PERCENTS}
     notebook = {"scramblers": "00_scramblers", "metric_study": "01_metric_selection",
