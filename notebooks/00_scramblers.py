@@ -31,8 +31,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import figures, presets, provenance, summary
-from pihlib.reproduction import scrambling as experiment
+from pihlib.reproduction import presets, provenance, summary
+from pihlib.reproduction.compute import scrambling as experiment
+from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import scrambling as report
 
 P = presets.params(experiment.NOTEBOOK, preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
 display(Markdown(presets.markdown(P, preset)))
@@ -46,8 +48,8 @@ display(Markdown(provenance.markdown(record)))
 # Each key scrambles and unscrambles every image used here; the inverse is exact, bit for bit.
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(experiment.table(record)).T)
-display(pd.DataFrame(experiment.claims(record)).style.hide(axis="index"))
+display(pd.DataFrame(report.table(record)).T)
+display(pd.DataFrame(report.claims(record)).style.hide(axis="index"))
 
 # %% tags=["hide-input"]
 x = experiment.inputs(P, data, count=P["n_show"]).images

@@ -37,8 +37,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import figures, presets, provenance
-from pihlib.reproduction import metric_study as experiment
+from pihlib.reproduction import presets, provenance
+from pihlib.reproduction.compute import metric_study as experiment
+from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import metric_study as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, n_images_slow=n_images_slow,
                    iterations=iterations, iterations_slow=iterations_slow, seed=seed,
@@ -46,7 +48,7 @@ P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, n_images_slow
 display(Markdown(presets.markdown(P, preset)))
 records = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(records["curves"])))
-for name, value in experiment.book_values(records).items():  # the texts the book's pages read
+for name, value in report.book_values(records).items():  # the texts the book's pages read
     glue(name, value, display=False)
 
 # %% [markdown]
@@ -77,8 +79,8 @@ glue("fig3", figures.fig3(records["curves"]), display=False)
 # A verdict of "not distinguishable" means the interval is too wide to say.
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(experiment.peak_rows(records["curves"])).T)
-display(pd.DataFrame(experiment.claims(records["curves"])).style.hide(axis="index"))
+display(pd.DataFrame(report.peak_rows(records["curves"])).T)
+display(pd.DataFrame(report.claims(records["curves"])).style.hide(axis="index"))
 
 # %% [markdown]
 # ## SSIM on grey or on colour images

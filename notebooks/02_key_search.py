@@ -36,15 +36,17 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import figures, presets, provenance
-from pihlib.reproduction import key_search as experiment
+from pihlib.reproduction import presets, provenance
+from pihlib.reproduction.compute import key_search as experiment
+from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import key_search as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, trials=trials, pool=pool, repeats=repeats,
                    seed=seed, methods=methods)
 display(Markdown(presets.markdown(P, preset)))
 records = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(records[P["methods"][0]])))
-for name, value in experiment.book_values(records).items():  # the texts the book's pages read
+for name, value in report.book_values(records).items():  # the texts the book's pages read
     glue(name, value, display=False)
 glue("trials", str(P["trials"]), display=False)  # N of the proposed keys, read by the pages
 
@@ -85,16 +87,16 @@ for number, fig in figures.figs45(records).items():
 # of N keys tells an attacker at most $\log_2 N$ bits about the key.
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(experiment.table2_rows(records)).T)
+display(pd.DataFrame(report.table2_rows(records)).T)
 
 # %% [markdown]
 # ## The paper's claims about Figs. 4 and 5, checked
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(experiment.claims(records)).style.hide(axis="index"))
+display(pd.DataFrame(report.claims(records)).style.hide(axis="index"))
 
 # %% [markdown]
 # ## Measured effects of the deviations (used by the Deviations page)
 
 # %% tags=["hide-input"]
-display(pd.DataFrame({m: d["row"] for m, d in experiment.deviation_rows(records).items()}).T.fillna(""))
+display(pd.DataFrame({m: d["row"] for m, d in report.deviation_rows(records).items()}).T.fillna(""))

@@ -53,17 +53,19 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import classification as experiment
-from pihlib.reproduction import figures, presets, provenance, table3, training_studies
+from pihlib.reproduction import presets, provenance
+from pihlib.reproduction.compute import classification as experiment
+from pihlib.reproduction.report import classification as report
+from pihlib.reproduction.report import figures, table3, training_studies
 
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, seeds=seeds, trials=trials, n_train=n_train,
                    n_test=n_test, n_search=n_search, recipe=recipe, classifier=classifier, epochs=epochs,
                    batch_size=batch_size, lr=lr, schedule=schedule)
-display(Markdown(presets.markdown(P, preset, resolved=experiment.train_config(P, "plain", P["seeds"][0]))))
+display(Markdown(presets.markdown(P, preset, resolved=report.train_config(P, "plain", P["seeds"][0]))))
 R = experiment.run(preset, P, data, jpeg_data or os.environ.get("PIH_CIFAR10_JPEG"))
-for name, value in experiment.book_values(preset, P, R).items():  # the texts the book's pages read
+for name, value in report.book_values(preset, P, R).items():  # the texts the book's pages read
     glue(name, value, display=False)
-display(Markdown(experiment.describe(P, R)))
+display(Markdown(report.describe(P, R)))
 display(Markdown(provenance.markdown([R["plain"], *R["runs"]],
                                      title=f"the {1 + len(R['runs'])} training runs")))
 
@@ -76,14 +78,14 @@ def frame(rows: dict) -> pd.DataFrame:
 # ## Table 2: accuracy and PIH, original and proposed keys
 
 # %% tags=["hide-input"]
-S = experiment.summary(R["runs"])
-display(frame(experiment.table2_rows(S)))
+S = report.summary(R["runs"])
+display(frame(report.table2_rows(S)))
 
 # %% tags=["hide-input"]
-target = 100 * experiment.TARGET_ACCURACY
+target = 100 * report.TARGET_ACCURACY
 display(Markdown(f"Training time per run (evaluation left out) and the time to the `gpu` preset's target, "
                  f"{target:.0f} % test accuracy, over the runs that reached it:"))
-display(frame(experiment.timing_rows(S)))
+display(frame(report.timing_rows(S)))
 
 # %% tags=["hide-input"]
 glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=False)
@@ -105,14 +107,14 @@ glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=Fals
 # and shown here whatever preset this book was built at.
 
 # %% tags=["hide-input"]
-G = experiment.gpu_view(preset, R)
+G = report.gpu_view(preset, R)
 display(Markdown(G["note"]))
 if G["summary"]:
-    display(frame(experiment.table2_rows(G["summary"])), frame(experiment.timing_rows(G["summary"])))
+    display(frame(report.table2_rows(G["summary"])), frame(report.timing_rows(G["summary"])))
 display(Markdown("The `gpu` preset's targets (`classification.TARGETS_*`) beside what its runs reached: on "
                  "the official data plain at airbench95's level and each method at the paper's mean, on the "
                  "JPEG copy PE and LE, and the compute time of all runs, key searches included:"))
-display(pd.DataFrame(experiment.target_check(G["runs"], G["plain"])).set_index("what"))
+display(pd.DataFrame(report.target_check(G["runs"], G["plain"])).set_index("what"))
 
 # %% [markdown]
 # ## The first layer behind an adaptation network
@@ -153,7 +155,7 @@ if rows := training_studies.jpeg_rows(R["jpeg_penalty"]):
 # %% tags=["hide-input"]
 glue("table3", figures.table3(R["table3"]), display=False)
 display(pd.DataFrame(table3.rows(R["table3"])).T.rename_axis(["image", "column"]))
-display(pd.DataFrame(experiment.claims(R)).style.hide(axis="index"))
+display(pd.DataFrame(report.claims(R)).style.hide(axis="index"))
 
 # %% [markdown]
 # ```{glue:figure} table3

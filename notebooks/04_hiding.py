@@ -47,15 +47,17 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from pihlib.reproduction import figures, presets, provenance
-from pihlib.reproduction import hiding as experiment
+from pihlib.reproduction import presets, provenance
+from pihlib.reproduction.compute import hiding as experiment
+from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import hiding as report
 
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_train=n_train, n_test=n_test,
                    n_search=n_search, epochs=epochs, batch_size=batch_size, seed=seed, n_show=n_show)
 display(Markdown(presets.markdown(P, preset)))
 record = experiment.run(preset, P, data)
 display(Markdown(provenance.markdown(record)))
-for name, value in experiment.book_values(record).items():  # the texts the book's pages read
+for name, value in report.book_values(record).items():  # the texts the book's pages read
     glue(name, value, display=False)
 display(Markdown(f"The classifier trained on plain images: {100 * record['result']['plain_accuracy']:.1f} % "
                  f"on the plain test images ({record['result']['n_test']} images)."))
@@ -64,9 +66,9 @@ display(Markdown(f"The classifier trained on plain images: {100 * record['result
 # ## What each observer sees, best key against worst
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(experiment.accuracy_rows(record)).T)
-display(pd.DataFrame(experiment.view_rows(record)).T)
-display(pd.DataFrame(experiment.claims(record)).style.hide(axis="index"))
+display(pd.DataFrame(report.accuracy_rows(record)).T)
+display(pd.DataFrame(report.view_rows(record)).T)
+display(pd.DataFrame(report.claims(record)).style.hide(axis="index"))
 glue("hiding", figures.hiding(record["result"]), display=False)
 
 # %% [markdown]

@@ -3,16 +3,19 @@ provenance recorded."""
 
 from __future__ import annotations
 
-import ast
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import pihlib
 from pihlib.reproduction import cache as results
 from pihlib.reproduction import provenance
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -88,8 +91,7 @@ def test_a_code_change_invalidates_a_result(root, tmp_path, monkeypatch):
     package = tmp_path / "pkg"
     package.mkdir()
     module = package / "pih_digest_probe.py"
-    module.write_text('"""A module."""\n\nSCALE = 2  # a comment\nREADERS = ("claims",)\n\n\ndef claims(r):\n'
-                      '    return r\n')
+    module.write_text('"""A module."""\n\nSCALE = 2  # a comment\n')
     monkeypatch.syspath_prepend(str(package))
     calls = []
 
@@ -99,28 +101,60 @@ def test_a_code_change_invalidates_a_result(root, tmp_path, monkeypatch):
 
     def digest_now() -> str:
         results._module_digest.cache_clear()
-        return results.code_digest(["pih_digest_probe"])
+        return results.code_digest(results.code_modules("pih_digest_probe"))
 
-    first = results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])
+    first = results.cached("smoke", "probe", {"n": 1}, compute, code="pih_digest_probe")
     before = digest_now()
     assert first["provenance"]["code_sha256"] == before and first["provenance"]["code_modules"] == \
         ["pih_digest_probe"]
-    # docstrings, comments, formatting and the functions READERS names do not count
-    module.write_text('"""Another docstring."""\nSCALE = 2\nREADERS = ("claims",)\n\n\ndef claims(r):\n'
-                      '    return [r]\n')
-    assert digest_now() == before
-    assert results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])["result"] == \
+    assert results.cached("smoke", "probe", {"n": 1}, compute, code="pih_digest_probe")["result"] == \
         {"value": 1} and len(calls) == 1
-    # a change to the code the result depends on recomputes it; load() marks the old record stale
-    module.write_text('SCALE = 3\n')
+    # the whole file counts, as a showyourwork rule's input: a comment too
+    module.write_text('"""A module."""\n\nSCALE = 2  # another comment\n')
     assert digest_now() != before
-    assert results.load("smoke", "probe", ["pih_digest_probe"])["provenance"]["stale"]
-    assert results.lookup("smoke", "probe", {"n": 1}, ["pih_digest_probe"]) is None
-    again = results.cached("smoke", "probe", {"n": 1}, compute, code=["pih_digest_probe"])
-    assert again["result"] == {"value": 2} and not results.load("smoke", "probe", ["pih_digest_probe"])[
+    assert results.load("smoke", "probe", "pih_digest_probe")["provenance"]["stale"]
+    assert results.lookup("smoke", "probe", {"n": 1}, "pih_digest_probe") is None
+    again = results.cached("smoke", "probe", {"n": 1}, compute, code="pih_digest_probe")
+    assert again["result"] == {"value": 2} and not results.load("smoke", "probe", "pih_digest_probe")[
         "provenance"]["stale"]
     box = provenance.markdown({**first, "provenance": {**first["provenance"], "stale": True}})
     assert "computed by older code" in box
+
+
+def test_the_digest_covers_what_a_module_imports_and_nothing_else(monkeypatch):
+    """The compute side of every experiment: every pihlib module it imports, wherever the import
+    stands, found from the source, and each one's imports in turn; the bookkeeping left out."""
+    modules = set(results.code_modules("pihlib.reproduction.compute.classification"))
+    for m in ("pihlib.data", "pihlib.runtime", "pihlib.train", "pihlib.models.adaptation",
+              "pihlib.reproduction.compute.runs", "pihlib.reproduction.compute.training_studies",
+              "pihlib.reproduction.png", "pihlib", "pihlib.reproduction", "pihlib.reproduction.compute"):
+        assert m in modules, m
+    assert not modules & set(results.BOOKKEEPING)
+    assert not [m for m in modules if m.startswith("pihlib.reproduction.report")]
+    scrambling = set(results.code_modules("pihlib.reproduction.compute.scrambling"))
+    assert "pihlib.train" not in scrambling and "pihlib.reproduction.compute.runs" not in scrambling
+
+
+COMPUTE_MODULES = ["scrambling", "metric_study", "key_search", "classification", "hiding", "runs",
+                   "training_studies", "table3"]
+
+
+def test_every_module_an_experiment_loads_is_in_its_digest():
+    """Checked against Python itself: every pihlib module that importing a compute module loads in a
+    fresh interpreter, but the bookkeeping ones, is in its digest (one interpreter per module, run
+    side by side)."""
+    probes = {}
+    for name in COMPUTE_MODULES:
+        module = f"pihlib.reproduction.compute.{name}"
+        code = (f"import sys, importlib; importlib.import_module({module!r}); "
+                "print(' '.join(m for m in sys.modules if m.startswith('pihlib')))")
+        probes[module] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                                          cwd=ROOT)
+    for module, probe in probes.items():
+        loaded = set(probe.communicate(timeout=300)[0].split()) - set(results.BOOKKEEPING)
+        assert probe.returncode == 0 and module in loaded, module
+        missing = loaded - set(results.code_modules(module))
+        assert not missing, f"{module} loads {missing}, which its digest leaves out"
 
 
 def test_a_record_from_other_data_is_not_reused(root):
@@ -216,12 +250,35 @@ def test_uncommitted_changes_are_those_of_the_code_a_result_depends_on(tmp_path,
 
 
 def test_the_code_digest_is_the_same_on_every_python():
-    source = "def f(x: int = 1) -> int:\n    return [y for y in range(x) if y]\n\n\nclass A:\n    pass\n"
-    tree = ast.parse(source)
-    if sys.version_info < (3, 12):
-        assert results._dump(tree) == ast.dump(tree)  # Python 3.11's text, exactly
-    before = results._dump(tree)
-    for node in ast.walk(tree):  # as Python 3.12 builds them: an empty type_params on each def
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            node.type_params = []
-    assert results._dump(tree) == before
+    """The digest reads the files' bytes (no syntax tree, whose form changes between Pythons)."""
+    import pihlib.errors
+
+    expected = hashlib.sha256(Path(pihlib.errors.__file__).read_bytes()).hexdigest()
+    assert results._module_digest("pihlib.errors") == expected
+    assert results.code_digest(["pihlib.errors"]) == hashlib.sha256(
+        f"pihlib.errors:{expected}\n".encode()).hexdigest()
+
+
+def test_codegraph_sees_every_form_of_import(tmp_path, monkeypatch):
+    from pihlib.reproduction import codegraph
+
+    pkg = tmp_path / "fake"
+    (pkg / "sub").mkdir(parents=True)
+    files = {"__init__.py": "", "sub/__init__.py": "", "a.py": "", "b.py": "", "c.py": "", "d.py": "",
+             "e.py": "", "sub/f.py": "", "unused.py": "",
+             "sub/root.py": ("import fake.a\nfrom fake import b\nfrom .. import c\nfrom ..d import NAME\n"
+                             "from . import f\nimport numpy\n\n\ndef later():\n    from fake.e import g\n")}
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(codegraph, "PACKAGE", "fake")
+    monkeypatch.setattr(codegraph, "PACKAGE_DIR", pkg)
+    codegraph.imports.cache_clear()
+    try:
+        every = ["fake", "fake.a", "fake.b", "fake.c", "fake.d", "fake.e", "fake.sub", "fake.sub.f",
+                 "fake.sub.root"]
+        assert codegraph.closure(["fake.sub.root"]) == every  # not fake.unused
+        stopped = codegraph.closure(["fake.sub.root"], stop=["fake.sub.f"])
+        assert stopped == [m for m in every if m != "fake.sub.f"]
+        assert codegraph.third_party(["fake.sub.root"]) == ["numpy"]
+    finally:
+        codegraph.imports.cache_clear()

@@ -10,16 +10,10 @@ import pytest
 
 from pihlib.bestofn import pool_estimate
 from pihlib.metrics import metric_names
-from pihlib.reproduction import (
-    classification,
-    hiding,
-    key_search,
-    metric_study,
-    paper,
-    presets,
-    scrambling,
-    table3,
-)
+from pihlib.reproduction import experiment, paper, presets
+from pihlib.reproduction.compute.metric_study import IIR_PERCENT
+from pihlib.reproduction.compute.table3 import CLASSES
+from pihlib.reproduction.report import classification, hiding, key_search, metric_study, scrambling, table3
 
 
 @pytest.fixture
@@ -29,8 +23,8 @@ def results_root(tmp_path, monkeypatch, lpips_cache):
 
 
 def test_scrambling_runs_and_its_claim_can_fail(results_root, cifar_npz):
-    params = presets.params(scrambling.NOTEBOOK, "smoke", n_check=32)
-    record = scrambling.run("smoke", params, str(cifar_npz))
+    params = presets.params(experiment("scrambling").NOTEBOOK, "smoke", n_check=32)
+    record = experiment("scrambling").run("smoke", params, str(cifar_npz))
     assert (results_root / "smoke" / "scramblers.json").exists()
     assert scrambling.claims(record)[0]["verdict"] == "yes"
     assert record["provenance"]["code_sha256"] and "pihlib.scramblers" in record["provenance"]["code_modules"]
@@ -43,7 +37,7 @@ def test_scrambling_runs_and_its_claim_can_fail(results_root, cifar_npz):
 def _curves(peaks: dict[str, int], widths: dict[str, float] | None = None) -> dict:
     """A metric-study record whose mean curves peak where ``peaks`` says (default 50 %), as wide as
     ``widths`` says (a triangle of that half-width, in % IIR)."""
-    pct = presets.IIR_PERCENT
+    pct = IIR_PERCENT
     values = {}
     for name in metric_names():
         peak, width = peaks.get(name, 50), (widths or {}).get(name, 30)
@@ -65,7 +59,7 @@ def test_fig3_claims_follow_the_curves():
     noisy = _curves({})
     fid = noisy["result"]["values"]["fid"]  # the second key peaks at 30 %
     noisy["result"]["values"]["fid"] = [[c[0], c[0] + (1.0 if p == 30 else 0)]
-                                        for c, p in zip(fid, presets.IIR_PERCENT, strict=True)]
+                                        for c, p in zip(fid, IIR_PERCENT, strict=True)]
     assert metric_study.claims(noisy)[0]["verdict"].startswith("not distinguishable: fid peaks at")
     assert metric_study.peaks(_curves({"psnr": 70}))["psnr"]["peak_percent"] == 70  # its minimum
 
@@ -105,9 +99,9 @@ def test_fig4_fig5_claims_follow_the_pools():
 
 
 def test_key_search_runs_on_real_images(results_root, cifar_npz):
-    params = presets.params(key_search.NOTEBOOK, "smoke", n_images=8, trials=3, pool=6, repeats=2,
-                            methods=["PE", "LE"])
-    records = key_search.run("smoke", params, str(cifar_npz))
+    params = presets.params(experiment("key_search").NOTEBOOK, "smoke", n_images=8, trials=3, pool=6,
+                            repeats=2, methods=["PE", "LE"])
+    records = experiment("key_search").run("smoke", params, str(cifar_npz))
     assert set(records) == {"PE", "LE"} and len(records["PE"]["result"]["aliased"]) == 6
     values = key_search.book_values(records)
     assert values["paper_pih_original_PE"] == "0.3161 ± 0.0038" and "reshuffle_PE" in values
@@ -123,12 +117,12 @@ def _table(classes: dict[str, dict[str, str]]) -> dict:
 
 
 def test_table3_claim_follows_the_predictions():
-    right = {c: {"plain": c, "PE (proposed)": c, "LE (proposed)": c} for c in table3.CLASSES}
+    right = {c: {"plain": c, "PE (proposed)": c, "LE (proposed)": c} for c in CLASSES}
     assert table3.claims(_table(right))[0]["verdict"] == "yes"
     wrong = copy.deepcopy(right)
     wrong["horse"]["LE (proposed)"] = "deer"
     assert table3.claims(_table(wrong))[0]["verdict"] == "no: horse (LE (proposed): deer)"
-    only_pe = {c: {"plain": c, "PE (proposed)": c} for c in table3.CLASSES}
+    only_pe = {c: {"plain": c, "PE (proposed)": c} for c in CLASSES}
     assert table3.claims(_table(only_pe))[0]["verdict"].startswith("not run")
     rows = table3.rows(_table(right))
     assert rows["frog", "PE (proposed)"]["paper"] == "frog (0.9993), LPIPS 0.3701"
@@ -155,9 +149,9 @@ def test_the_accuracy_claim_is_an_equivalence_test():
 
 
 def test_hiding_runs_and_pe_leaves_the_attackers_view_intact(results_root, cifar_npz):
-    params = presets.params(hiding.NOTEBOOK, "smoke", methods=["PE", "LE"], keys=3, n_train=64, n_test=64,
-                            n_search=16, epochs=1, batch_size=32, n_show=2)
-    record = hiding.run("smoke", params, str(cifar_npz), device="cpu", progress=False)
+    params = presets.params(experiment("hiding").NOTEBOOK, "smoke", methods=["PE", "LE"], keys=3, n_train=64,
+                            n_test=64, n_search=16, epochs=1, batch_size=32, n_show=2)
+    record = experiment("hiding").run("smoke", params, str(cifar_npz), device="cpu", progress=False)
     pe, le = record["result"]["methods"]["PE"], record["result"]["methods"]["LE"]
     assert pe["best"]["rho"] >= pe["worst"]["rho"] and len(pe["rho_all"]) == 3
     # |x - 127.5| averaged over channels survives PE's inversions and channel shuffle, whatever the key
@@ -182,7 +176,7 @@ def test_hiding_claim_follows_the_accuracies():
 
 
 def test_verdict_words():
-    from pihlib.reproduction.verdicts import word
+    from pihlib.reproduction.report.verdicts import word
 
     assert word("yes") == word("yes: ELE's gain is the smallest") == "reproduced"
     assert word("no: brisque peaks at 30 %") == "not reproduced"

@@ -8,10 +8,12 @@ import pytest
 
 import pihlib
 from pihlib import keysearch, scorecache
-from pihlib.images import decode_png
 from pihlib.keys import fingerprint
-from pihlib.reproduction import classification, presets, table3
+from pihlib.reproduction import presets
 from pihlib.reproduction.__main__ import main
+from pihlib.reproduction.compute import classification, runs, table3
+from pihlib.reproduction.png import decode_png
+from pihlib.reproduction.report import classification as reader
 
 PARAMS = {"methods": ["PE"], "seeds": [0], "trials": 3, "n_train": 64, "n_test": 32, "n_search": 32,
           "recipe": "airbench", "classifier": "airbench", "epochs": 1, "batch_size": 32, "lr": 10.0,
@@ -25,9 +27,9 @@ def root(tmp_path, monkeypatch, lpips_cache):
 
 
 def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_npz, capsys, lpips_cache):
-    inputs = classification.inputs(PARAMS, cifar_npz)
+    inputs = runs.inputs(PARAMS, cifar_npz)
     out = classification.compute(PARAMS, *inputs, preset="smoke", progress=False)
-    files = sorted(p.name for p in (root / "smoke" / classification.RUNS).iterdir())
+    files = sorted(p.name for p in (root / "smoke" / runs.RUNS).iterdir())
     assert files == ["PE-original-seed0.json", "PE-proposed-seed0.json", "plain-seed0.json"]
     assert not list((lpips_cache / "checkpoints").rglob("*.pt"))  # each removed once its record is written
     original, proposed = out["runs"]
@@ -38,7 +40,7 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     for r in out["runs"]:
         assert 0 <= r["accuracy"] <= 1 and r["history"][0]["time_s"] > 0
         assert r["provenance"]["data"]["sha256"] == inputs[0].source.sha256
-    stored = (root / "smoke" / classification.RUNS / "PE-proposed-seed0.json").read_text()
+    stored = (root / "smoke" / runs.RUNS / "PE-proposed-seed0.json").read_text()
     assert proposed["fingerprint"] in stored and '"arrays"' not in stored  # a fingerprint, never the key
 
     table3 = out["table3"]
@@ -52,15 +54,15 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert (decode_png(frog["PE (proposed)"]["image_png"]) != plain_image).mean() > 0.5
 
     # what is stored, read without data and without computing: only runs of the same parameters
-    stored = classification.stored_runs("smoke", PARAMS)
+    stored = reader.stored_runs("smoke", PARAMS)
     assert stored["total"] == 3 and stored["plain"]["accuracy"] == out["plain"]["accuracy"]
     assert [r["fingerprint"] for r in stored["runs"]] == [r["fingerprint"] for r in out["runs"]]
-    other = classification.stored_runs("smoke", {**PARAMS, "epochs": 2, "seeds": [0, 1]})
+    other = reader.stored_runs("smoke", {**PARAMS, "epochs": 2, "seeds": [0, 1]})
     assert other == {"runs": [], "plain": None, "total": 5}
 
     # two seeds under a budget of 0 s: the three cached runs are reused, the first new one is not started
     two = {**PARAMS, "seeds": [0, 1]}
-    with pytest.raises(classification.BudgetExhausted, match="3 of 5 runs done") as stop:
+    with pytest.raises(runs.BudgetExhausted, match="3 of 5 runs done") as stop:
         classification.compute(two, *inputs, preset="smoke", budget_s=0, progress=False)
     assert (stop.value.done, stop.value.total) == (3, 5)
     again = classification.compute(PARAMS, *inputs, preset="smoke", budget_s=0, progress=False)
@@ -97,7 +99,7 @@ def test_summary_reads_time_to_target():
                                                                     "time_s": 20.0}]
     runs = [{"method": "PE", "kind": "original", "seed": s, "accuracy": a, "rho": 0.3, "history": h}
             for s, a, h in [(0, 0.95, history), (1, 0.91, history[:1])]]
-    v = classification.summary(runs)["PE"]["original"]
+    v = reader.summary(runs)["PE"]["original"]
     assert v["acc_mean"] == pytest.approx(93) and v["reached_target"] == "1/2" and v["to_target_mean"] == 20
     assert v["time_mean"] == 15
 
@@ -105,14 +107,14 @@ def test_summary_reads_time_to_target():
 @pytest.mark.parametrize("method", ["PE", "EtC", "LE", "ELE"])
 def test_the_original_key_is_drawn_apart_from_the_search(method, cifar_images):
     for seed in range(3):
-        original = classification.run_key(method, "original", seed, 20)
-        candidates = keysearch.candidate_keys(method, 20, classification.key_streams(seed)[1])
+        original = runs.run_key(method, "original", seed, 20)
+        candidates = keysearch.candidate_keys(method, 20, runs.key_streams(seed)[1])
         assert fingerprint(original) not in {fingerprint(k) for k in candidates}
-        assert fingerprint(original) == fingerprint(classification.run_key(method, "original", seed, 20))
+        assert fingerprint(original) == fingerprint(runs.run_key(method, "original", seed, 20))
     images = cifar_images[:4]
     scorer = scorecache.CachedScorer(images, cache=False)
-    proposed = classification.run_key(method, "proposed", 0, 3, scorer, images)
-    searched = keysearch.search(images, method, 3, seed=classification.key_streams(0)[1], scorer=scorer,
+    proposed = runs.run_key(method, "proposed", 0, 3, scorer, images)
+    searched = keysearch.search(images, method, 3, seed=runs.key_streams(0)[1], scorer=scorer,
                                 progress=False)
     assert fingerprint(proposed) == fingerprint(searched.key)
     assert fingerprint(proposed) in {f for f, _ in searched.candidates}
@@ -120,9 +122,9 @@ def test_the_original_key_is_drawn_apart_from_the_search(method, cifar_images):
 
 def test_training_parameters_left_open_take_the_recipes():
     params = {**PARAMS, "classifier": None, "lr": None, "schedule": None, "epochs": None, "batch_size": None}
-    config = classification.train_config(params, "LE", 2)
+    config = runs.train_config(params, "LE", 2)
     assert (config.classifier, config.lr, config.epochs, config.seed) == ("airbench", 10.0, 15, 2)
-    paper = classification.train_config(presets.params("03_classification", "paper"), "PE", 0)
+    paper = runs.train_config(presets.params("03_classification", "paper"), "PE", 0)
     assert (paper.recipe, paper.classifier, paper.schedule) == ("classic", "pyramidnet", "steps")
     assert paper.tta == 0 and paper.epochs == 100
 
@@ -132,26 +134,26 @@ def test_targets_are_checked_against_the_runs_data():
         return {"method": method, "kind": "original", "accuracy": accuracy,
                 "provenance": {"data": {"lossless": lossless}, "wall_time_s": seconds}}
 
-    empty = classification.target_check([], None)
+    empty = reader.target_check([], None)
     assert {r["met"] for r in empty} == {"not run"}
-    rows = {r["what"]: r for r in classification.target_check([run("PE", 0.935), run("LE", 0.90)],
+    rows = {r["what"]: r for r in reader.target_check([run("PE", 0.935), run("LE", 0.90)],
                                                                run("plain", 0.951))}
     assert rows["PE accuracy %"]["met"] == "yes" and rows["LE accuracy %"]["met"] == "no"
     assert rows["plain accuracy %"]["met"] == "yes" and rows["EtC accuracy %"]["met"] == "not run"
     assert rows["all runs, compute time (s)"]["met"] == "yes"
-    jpeg = {r["what"]: r for r in classification.target_check([run("PE", 0.915, False, 400.0)], None)}
+    jpeg = {r["what"]: r for r in reader.target_check([run("PE", 0.915, False, 400.0)], None)}
     assert set(jpeg) == {"PE accuracy %", "LE accuracy %", "all runs, compute time (s)"}
     assert jpeg["PE accuracy %"]["met"] == "yes" and jpeg["all runs, compute time (s)"]["met"] == "no"
 
 
 def test_a_checkpoint_belongs_to_its_runs_data():
-    params = classification._run_params("LE", "original", 0, PARAMS, "a" * 64)
-    same = classification._run_params("LE", "original", 0, PARAMS, "a" * 64)
-    other_data = classification._run_params("LE", "original", 0, PARAMS, "b" * 64)
-    fewer = classification._run_params("LE", "original", 0, {**PARAMS, "n_train": 32}, "a" * 64)
-    path = classification.checkpoint_path("smoke", params)
-    assert path == classification.checkpoint_path("smoke", same)
-    assert path != classification.checkpoint_path("smoke", other_data) != classification.checkpoint_path(
+    params = runs.run_params("LE", "original", 0, PARAMS, "a" * 64)
+    same = runs.run_params("LE", "original", 0, PARAMS, "a" * 64)
+    other_data = runs.run_params("LE", "original", 0, PARAMS, "b" * 64)
+    fewer = runs.run_params("LE", "original", 0, {**PARAMS, "n_train": 32}, "a" * 64)
+    path = runs.checkpoint_path("smoke", params)
+    assert path == runs.checkpoint_path("smoke", same)
+    assert path != runs.checkpoint_path("smoke", other_data) != runs.checkpoint_path(
         "smoke", fewer)
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from pihlib.errors import PihError
-from pihlib.reproduction import EXPERIMENTS, book, cache, classification, experiment, presets, shards
+from pihlib.reproduction import EXPERIMENTS, book, cache, experiment, presets, shards
 from pihlib.reproduction import __main__ as command
-from pihlib.reproduction.metric_study import TABLE1_PERCENTS
-from pihlib.reproduction.training_studies import FIRST_LAYER_METHODS, _keyed
+from pihlib.reproduction.compute import runs
+from pihlib.reproduction.compute.metric_study import TABLE1_PERCENTS
+from pihlib.reproduction.compute.training_studies import FIRST_LAYER_METHODS, study_params
+from pihlib.reproduction.report.classification import LEGACY_PARAMS
 from pihlib.train import RECIPES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,14 +36,14 @@ def test_without_overrides_every_notebook_gets_its_presets_parameters(preset):
 def _expected_params(preset: str, name: str, stored: dict) -> dict:
     """The parameters today's code keys the committed record ``name`` by (see each experiment's run)."""
     p = {nb: presets.params(nb, preset) for nb in presets.NOTEBOOKS}
-    if name.startswith(f"{classification.RUNS}/"):
-        return classification._run_params(stored["method"], stored["kind"], stored["seed"],
-                                          p["03_classification"], stored["data_sha256"])
+    if name.startswith(f"{runs.RUNS}/"):
+        return runs.run_params(stored["method"], stored["kind"], stored["seed"], p["03_classification"],
+                               stored["data_sha256"])
     if name == "first_layer":
-        return {**_keyed(p["03_classification"]), "methods": list(FIRST_LAYER_METHODS),
+        return {**study_params(p["03_classification"]), "methods": list(FIRST_LAYER_METHODS),
                 "data_sha256": stored["data_sha256"]}
     if name == "jpeg_penalty":
-        return {**_keyed(p["03_classification"]), "jpeg": stored["jpeg"],
+        return {**study_params(p["03_classification"]), "jpeg": stored["jpeg"],
                 "jpeg_sha256": stored["jpeg_sha256"], "data_sha256": stored["data_sha256"]}
     if name == "iir_examples":
         return {**p["01_metric_selection"], "percents": TABLE1_PERCENTS}
@@ -60,9 +62,9 @@ def test_committed_results_are_keyed_by_todays_parameters(path):
     preset, name = record["provenance"]["preset"], record["provenance"]["name"]
     assert record["provenance"]["params_sha256"] == cache.params_hash(record["params"])
     expected, stored = _expected_params(preset, name, record["params"]), record["params"]
-    if name.startswith(f"{classification.RUNS}/"):  # older gpu runs also carry a code_version
-        stored = {k: v for k, v in stored.items() if k not in classification.LEGACY_PARAMS}
-        expected = {k: v for k, v in expected.items() if k not in classification.LEGACY_PARAMS}
+    if name.startswith(f"{runs.RUNS}/"):  # older gpu runs also carry a code_version
+        stored = {k: v for k, v in stored.items() if k not in LEGACY_PARAMS}
+        expected = {k: v for k, v in expected.items() if k not in LEGACY_PARAMS}
     assert expected == stored
 
 
@@ -77,13 +79,13 @@ def test_explicit_none_takes_the_recipes_value_and_not_given_keeps_the_presets()
     assert presets.params(nb, "cpu", epochs=presets.NOT_GIVEN)["epochs"] == 3
     given = presets.params(nb, "cpu", epochs=None, batch_size=None, lr=None)
     assert (given["epochs"], given["batch_size"], given["lr"]) == (None, None, None)
-    trained = classification.train_config(given, "PE", 0)  # what the runs would train with
+    trained = runs.train_config(given, "PE", 0)  # what the runs would train with
     assert (trained.epochs, trained.batch_size, trained.lr) == (
         RECIPE_EPOCHS, RECIPES["airbench"]["batch_size"], RECIPES["airbench"]["lr"])
-    assert RECIPE_EPOCHS == 15 and classification.train_config(presets.params(nb, "cpu"), "PE", 0).epochs == 3
+    assert RECIPE_EPOCHS == 15 and runs.train_config(presets.params(nb, "cpu"), "PE", 0).epochs == 3
     # the paper preset's classic recipe: None gives back that recipe's value
     paper = presets.params(nb, "paper", epochs=None, schedule=None)
-    config = classification.train_config(paper, "LE", 0)
+    config = runs.train_config(paper, "LE", 0)
     assert (config.epochs, config.schedule) == (RECIPES["classic"]["epochs"], RECIPES["classic"]["schedule"])
     # the hiding study trains its plain classifier the same way (hiding.compute)
     hiding = presets.params("04_hiding", "cpu", epochs=None)
@@ -97,7 +99,7 @@ def test_none_on_the_command_line_reaches_the_runs(capsys):
     assert changes == {"03_classification": {"epochs": None}}
     params = shards.experiment_params("classification", "cpu", changes)
     assert params["epochs"] is None
-    assert classification.train_config(params, "plain", 0).epochs == RECIPE_EPOCHS
+    assert runs.train_config(params, "plain", 0).epochs == RECIPE_EPOCHS
     # the shards' cost model sees the recipe's 15 epochs: each run costs 5 times the preset's 3
     cost = {t.part: t.cost for t in shards.tasks("cpu", ["classification"], {})}
     longer = {t.part: t.cost for t in shards.tasks("cpu", ["classification"], changes)}
@@ -170,7 +172,7 @@ def test_good_overrides_and_none_pass_the_check():
     assert changes["03_classification"] == {"epochs": None, "recipe": "classic", "lr": 1, "classifier": None,
                                             "seeds": [0, 1, 2]}
     assert changes["00_scramblers"] == {"split": "train"}  # a bare word is taken as text
-    config = classification.train_config(shards.experiment_params("classification", "cpu", changes), "PE", 0)
+    config = runs.train_config(shards.experiment_params("classification", "cpu", changes), "PE", 0)
     assert (config.recipe, config.classifier, config.epochs, config.lr) == (
         "classic", RECIPES["classic"]["classifier"], RECIPES["classic"]["epochs"], 1)
 

@@ -13,7 +13,9 @@ import pytest
 from pihlib.bestofn import pool_estimate
 from pihlib.errors import PihError
 from pihlib.metrics import metric_names
-from pihlib.reproduction import cache, figures, hiding, presets, summary
+from pihlib.reproduction import cache, presets, summary
+from pihlib.reproduction.compute.metric_study import IIR_PERCENT
+from pihlib.reproduction.report import figures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +52,8 @@ def _one_record(tmp_path: Path, committed: Path, stale: bool) -> Path:
     checkout's (or not)."""
     source = next(p for p in sorted(committed.glob("*/hiding.json")))
     record = json.loads(source.read_text())
-    record["provenance"]["code_sha256"] = "0" * 64 if stale else cache.code_digest(hiding.CODE)
+    now = cache.code_digest(cache.code_modules(summary.computed_by("hiding")))
+    record["provenance"]["code_sha256"] = "0" * 64 if stale else now
     record["provenance"]["content_sha256"] = cache.content_digest(record)  # written as `cached` writes it
     folder = tmp_path / "results" / source.parent.name
     folder.mkdir(parents=True)
@@ -110,7 +113,7 @@ def test_the_pages_read_the_presets_sizes():
 
 def _metric_record(keys: np.ndarray) -> dict:
     """A metric-study record whose every metric has, at every ratio, the per-key values ``keys``."""
-    pct = presets.IIR_PERCENT
+    pct = IIR_PERCENT
     names = metric_names()
     values = {n: [keys.tolist() for _ in pct] for n in names}
     return {"result": {"percents": pct, "values": values, "images": dict.fromkeys(names, 8),

@@ -62,7 +62,8 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
         + (f", each run over {world} processes" if world > 1 else ""), flush=True)
     out = shards.run(preset, mine, changes, data, jpeg_data, device, budget_s, progress=rank == 0)
     if out is not None:
-        classification = experiment("classification")
+        from .report import classification
+
         say(f"plain: {100 * out['plain']['accuracy']:.2f} %")
         for method, kinds in classification.summary(out["runs"]).items():
             for kind, v in kinds.items():

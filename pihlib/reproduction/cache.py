@@ -1,18 +1,21 @@
 """Expensive results, cached with their provenance under ``results/<preset>/``.
 
-``cached(preset, name, params, compute, code=MODULES)`` returns the stored record when both its
+``cached(preset, name, params, compute, code=MODULE)`` returns the stored record when both its
 parameters and the digest of the code it depends on match (and ``force`` is off), else runs
 ``compute()`` and writes the result atomically beside a record of what produced it: the parameters
 and their hash, the code digest, the data source and its sha256, each pretrained asset's source and
 sha256, the device, the versions, the git commit (marked if the modules the result depends on differ
 from it) and the wall time. Committed results re-render without recomputing and without a GPU.
 
-The code digest (``code_digest``) covers the source of the pihlib modules a result depends on, read
-as Python syntax: comments, docstrings and formatting do not count, nor the functions and constants a
-module lists in ``READERS`` (those that only read a record: claims, tables). A result whose parameters
-match but whose digest does not was computed by older code: ``cached`` computes it again, ``load``
-marks it ``stale`` (for results that cannot be recomputed here, such as GPU runs, shown with that
-mark).
+The code digest (``code_digest``) covers the whole source files of the modules a result depends on:
+the module that computes it and every pihlib module that module imports, directly or through others,
+found by reading the imports (``code_modules``; the modules that only store records, ``BOOKKEEPING``,
+are left out). Like a showyourwork rule, whose inputs are whole files: any edit of such a file, a
+comment included, counts. That is why the code that reads records (claims, tables, verdicts,
+``pihlib/reproduction/*.py``) lives apart from the code that computes them
+(``pihlib/reproduction/compute/``), which never imports it. A result whose parameters match but whose
+digest does not was computed by older code: ``cached`` computes it again, ``load`` marks it ``stale``
+(for results that cannot be recomputed here, such as GPU runs, shown with that mark).
 
 Each record carries ``content_sha256``, a digest of its own content (result, parameters, provenance)
 written with it: a record edited by hand or damaged since is never used as it is (``load`` refuses it
@@ -26,9 +29,7 @@ pihlib runs from; an installed pihlib without a checkout must be given ``PIH_RES
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import importlib.util
 import json
 import os
 import time
@@ -40,7 +41,7 @@ from pathlib import Path
 from .._io import atomic_write_bytes
 from ..errors import PihError
 from ..runtime import is_main_process
-from . import provenance
+from . import codegraph, provenance
 
 
 def results_root() -> Path:
@@ -57,67 +58,38 @@ def params_hash(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _strip(tree: ast.Module) -> ast.Module:
-    readers: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "READERS" for t in node.targets):
-            readers = set(ast.literal_eval(node.value))
-    def named(node: ast.stmt) -> set[str]:
-        if isinstance(node, ast.Assign):
-            return {getattr(t, "id", None) for t in node.targets}
-        return {getattr(node, "name", None)}
-
-    tree.body = [n for n in tree.body if not named(n) & (readers | {"READERS"})]
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+# Modules that store records and describe where they came from: they cannot change a result's
+# numbers, so a result's code digest neither covers nor follows them.
+BOOKKEEPING = ("pihlib.reproduction.cache", "pihlib.reproduction.provenance", "pihlib.reproduction.codegraph")
 
 
-VERSION_FIELDS = {"type_params"}  # fields newer Pythons add to the syntax tree; left out when empty
-
-
-def _dump(node: object) -> str:
-    """``ast.dump``'s text as Python 3.11 writes it, the same on every Python: later versions add
-    fields (``type_params``) or leave empty ones out, which would change every digest."""
-    if isinstance(node, ast.AST):
-        args = []
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if value is None and getattr(type(node), name, ...) is None:
-                continue  # an optional field left unset
-            if name in VERSION_FIELDS and not value:
-                continue
-            args.append(f"{name}={_dump(value)}")
-        return f"{type(node).__name__}({', '.join(args)})"
-    if isinstance(node, list):
-        return f"[{', '.join(_dump(x) for x in node)}]"
-    return repr(node)
+def code_modules(roots: str | Iterable[str]) -> list[str]:
+    """The modules a result computed by ``roots`` (a module name, or several) depends on: the roots
+    and every pihlib module they import, directly or through others (``codegraph.closure``), but the
+    ``BOOKKEEPING`` ones."""
+    return codegraph.closure([roots] if isinstance(roots, str) else roots, stop=BOOKKEEPING)
 
 
 @cache
 def _module_digest(module: str) -> str:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+    path = codegraph.source_path(module)
+    if path is None:
         raise PihError(f"no Python source for module {module!r}")
-    tree = _strip(ast.parse(Path(spec.origin).read_text()))
-    return hashlib.sha256(_dump(tree).encode()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def module_paths(modules: Iterable[str]) -> list[str]:
     """The source files of ``modules``, relative to the checkout where they lie in it."""
     out = []
     for m in sorted(set(modules)):
-        origin = Path(importlib.util.find_spec(m).origin).resolve()
+        origin = codegraph.source_path(m).resolve()
         out.append(str(origin.relative_to(provenance.CHECKOUT)) if origin.is_relative_to(provenance.CHECKOUT)
                    else str(origin))
     return out
 
 
 def code_digest(modules: Iterable[str]) -> str:
-    """sha256 over the (normalised) source of ``modules``, in sorted order."""
+    """sha256 over the whole source files of ``modules`` (each named), in sorted order."""
     h = hashlib.sha256()
     for m in sorted(set(modules)):
         h.update(f"{m}:{_module_digest(m)}\n".encode())
@@ -132,11 +104,11 @@ def content_digest(record: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def load(preset: str, name: str, code: Iterable[str] = ()) -> dict | None:
+def load(preset: str, name: str, code: str | Iterable[str] = ()) -> dict | None:
     """The stored record of ``name`` (marked ``reused``, and ``stale`` if its code digest differs
-    from ``code``'s), whatever its parameters; None if there is none or it cannot be read. A record
-    whose content does not match its ``content_sha256`` (edited or damaged since it was written) is
-    refused with a ``PihError`` naming the file."""
+    from that of the code ``code`` names, ``code_modules(code)``), whatever its parameters; None if
+    there is none or it cannot be read. A record whose content does not match its ``content_sha256``
+    (edited or damaged since it was written) is refused with a ``PihError`` naming the file."""
     path = results_root() / preset / f"{name}.json"
     try:
         record = json.loads(path.read_text())
@@ -147,13 +119,13 @@ def load(preset: str, name: str, code: Iterable[str] = ()) -> dict | None:
             raise PihError(f"{path} was edited or damaged after it was written (its content no longer "
                            "matches its content_sha256): compute it again, or restore it (git checkout)")
         p["reused"] = True
-        p["stale"] = p.get("code_sha256") != code_digest(code)
+        p["stale"] = p.get("code_sha256") != code_digest(code_modules(code))
         return record
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
 
 
-def lookup(preset: str, name: str, params: dict, code: Iterable[str] = (),
+def lookup(preset: str, name: str, params: dict, code: str | Iterable[str] = (),
            data: dict | None = None) -> dict | None:
     """The stored record of ``name`` if it was computed with ``params`` from ``data`` (its sha256) by
     this code, and is intact; else None."""
@@ -170,30 +142,32 @@ def lookup(preset: str, name: str, params: dict, code: Iterable[str] = (),
     return None
 
 
-def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *, code: Iterable[str] = (),
-           data: dict | None = None, assets: list[str] | None = None, force: bool = False) -> dict:
+def cached(preset: str, name: str, params: dict, compute: Callable[[], dict], *,
+           code: str | Iterable[str] = (), data: dict | None = None, assets: list[str] | None = None,
+           force: bool = False) -> dict:
     """The record ``{"result", "params", "provenance"}`` for ``name``, computed only if needed.
 
-    ``compute()`` returns a JSON-serialisable result; ``code`` names the pihlib modules it depends on,
+    ``compute()`` returns a JSON-serialisable result; ``code`` names the module that computes it (or
+    several): the record's code digest covers them and everything they import (``code_modules``);
     ``data`` is the data source record, ``assets`` the names of the pretrained assets it used. In a
     process group (``torchrun``) only rank 0 writes the record.
     """
-    code = sorted(set(code))
     if not force and (record := lookup(preset, name, params, code, data)) is not None:
         return record
     from .. import assets as asset_module
 
+    modules = code_modules(code)
     start = time.perf_counter()
     result = compute()
     wall = time.perf_counter() - start
     prov = {
         "preset": preset, "name": name, "params_sha256": params_hash(params),
-        "code_sha256": code_digest(code), "code_modules": code, "data": data,
+        "code_sha256": code_digest(modules), "code_modules": modules, "data": data,
         "assets": {a: {k: v for k, v in asset_module.provenance(a).items()
                        if k in ("source", "where", "member", "raw_sha256")} for a in assets or []},
         "wall_time_s": round(wall, 1),
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **provenance.environment(module_paths(code) if code else None),
+        **provenance.environment(module_paths(modules) if modules else None, codegraph.third_party(modules)),
     }
     record = json.loads(json.dumps({"result": result, "params": params, "provenance": prov}, default=str))
     record["provenance"]["content_sha256"] = content_digest(record)

@@ -30,9 +30,6 @@ from ..errors import PihError
 from ..scramblers import METHODS
 from ..train import CLASSIFIERS, RECIPES, SCHEDULES, TRAIN_FIELDS, TrainConfig
 
-IIR_PERCENT = list(range(0, 101, 10))  # the metric study's inversion ratios (Fig. 3's x axis)
-SLOW_METRICS = ["niqe", "vgg", "fid"]  # slow on CPU: scored on fewer images
-
 BASE: dict[str, dict[str, Any]] = {
     "00_scramblers": {"split": "test", "n_show": 6, "n_check": 1000, "seed": 0},
     "01_metric_selection": {"n_images": 1000, "n_images_slow": 60, "iterations": 10, "iterations_slow": 4,

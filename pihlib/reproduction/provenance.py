@@ -36,10 +36,18 @@ def git_commit(paths: list[str] | None = None) -> str:
         return "unknown"
 
 
-def environment(paths: list[str] | None = None) -> dict[str, Any]:
-    """Versions, device, host and the git state of ``paths`` (see ``git_commit``)."""
+def distributions(packages: list[str]) -> list[str]:
+    """The installed distributions that provide the import names ``packages`` (``PIL`` -> pillow),
+    in order, each once; a name no distribution provides stands for itself."""
+    provided = metadata.packages_distributions()
+    return list(dict.fromkeys(d for p in packages for d in provided.get(p, [p])))
+
+
+def environment(paths: list[str] | None = None, packages: list[str] = ()) -> dict[str, Any]:
+    """Versions (Python's, ``VERSIONED``'s and those of the distributions that provide the import
+    names ``packages``), device, host and the git state of ``paths`` (see ``git_commit``)."""
     versions = {"python": platform.python_version()}
-    for name in VERSIONED:
+    for name in dict.fromkeys([*VERSIONED, *distributions(list(packages))]):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import PihError
-from . import classification, experiment, presets, table3, training_studies
-from .training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
+from . import experiment, presets
+from .compute import runs, table3, training_studies
+from .compute.metric_study import IIR_PERCENT, SLOW_METRICS
+from .compute.training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
 
 # training cost of a method relative to the plain classifier, and of one key-search image scored
 TRAIN_COST = {"plain": 1.0, "PE": 1.0, "LE": 1.3, "EtC": 2.8, "ELE": 2.8}
@@ -50,11 +52,11 @@ def parse(text: str) -> tuple[int, int]:
 
 
 def _epochs(params: dict, method: str) -> int:
-    return classification.train_config(params, method, 0).epochs
+    return runs.train_config(params, method, 0).epochs
 
 
 def _run_part(job: tuple[str, str, int]) -> str:
-    return classification.run_name(*job).rsplit("/", 1)[-1]
+    return runs.run_name(*job).rsplit("/", 1)[-1]
 
 
 def _classification(params: dict) -> list[Task]:
@@ -62,7 +64,7 @@ def _classification(params: dict) -> list[Task]:
         return TRAIN_COST[method] * _epochs(params, method) * params["n_train"]
 
     out = []
-    for method, kind, seed in classification.jobs(params["methods"], params["seeds"]):
+    for method, kind, seed in runs.jobs(params["methods"], params["seeds"]):
         search = SEARCH_COST * params["trials"] * params["n_search"] if kind == "proposed" else 0.0
         out.append(Task("classification", _run_part((method, kind, seed)), training(method) + search))
     # each method trained both ways; each trained on the lossless images and on their JPEG copies
@@ -78,9 +80,9 @@ def _cost(experiment: str, params: dict) -> float:
         return 0.01 * params["n_check"]
     if experiment == "metric_study":
         per_ratio = (METRIC_COST * 6 * params["n_images"] * params["iterations"]
-                     + SLOW_METRIC_COST * len(presets.SLOW_METRICS) * params["n_images_slow"]
+                     + SLOW_METRIC_COST * len(SLOW_METRICS) * params["n_images_slow"]
                      * params["iterations_slow"])
-        return len(presets.IIR_PERCENT) * per_ratio
+        return len(IIR_PERCENT) * per_ratio
     if experiment == "key_search":
         return SEARCH_COST * len(params["methods"]) * params["pool"] * params["n_images"]
     if experiment == "hiding":
@@ -128,7 +130,7 @@ def run(preset: str, mine: list[Task], changes: dict[str, dict], data: str | Non
         jpeg_data: str | None = None, device: str | torch.device | None = None, budget_s: float | None = None,
         progress: bool = True) -> dict | None:
     """Compute the tasks ``mine`` (each only if not cached). Returns the classification's runs as
-    ``classification.run`` would when ``mine`` holds all of them, else None."""
+    ``compute.classification.run`` would when ``mine`` holds all of them, else None."""
     report = None
     for name in dict.fromkeys(t.experiment for t in mine):
         params = experiment_params(name, preset, changes)
@@ -139,14 +141,14 @@ def run(preset: str, mine: list[Task], changes: dict[str, dict], data: str | Non
         elif name != "classification":
             module.run(preset, params, data)
         else:
-            train_set, test_set, search_images = classification.inputs(params, data)
+            train_set, test_set, search_images = runs.inputs(params, data)
             table3.images(test_set)  # fail before any training if Table 3 cannot be made
-            every = classification.jobs(params["methods"], params["seeds"])
+            every = runs.jobs(params["methods"], params["seeds"])
             todo = [j for j in every if _run_part(j) in parts]
-            runs = classification.compute_runs(params, todo, train_set, test_set, search_images, preset,
-                                               device, budget_s, progress)
+            done = runs.compute_runs(params, todo, train_set, test_set, search_images, preset, device,
+                                     budget_s, progress)
             if todo == every:
-                report = {"plain": runs[0], "runs": runs[1:]}
+                report = {"plain": done[0], "runs": done[1:]}
             if "first_layer" in parts:
                 training_studies.first_layer(params, train_set, test_set, preset, device=device,
                                              progress=progress)

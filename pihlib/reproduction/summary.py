@@ -20,26 +20,33 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import PihError
-from . import cache, classification, hiding, key_search, metric_study, presets, scrambling, training_studies
+from . import EXPERIMENTS, cache, experiment, presets
+from .compute import runs
+from .compute.metric_study import AUTHORS_LPIPS, SLOW_METRICS
 from .provenance import CHECKOUT, UNCOMMITTED
+from .report import classification, hiding, key_search, metric_study, scrambling
 
 README = CHECKOUT / "README.md"
 BEGIN = "<!-- summary:begin -->"
 END = "<!-- summary:end -->"
 COMMAND = "python -m pihlib.reproduction summary --write-readme"
 
-# The code each record depends on (its digest decides "computed by older code"), by record name
-CODES = {"scramblers": scrambling.CODE, "metric_study": metric_study.CODE, "ssim_channels": metric_study.CODE,
-         "iir_examples": metric_study.CODE, "first_layer": training_studies.CODE,
-         "jpeg_penalty": training_studies.CODE, "hiding": hiding.CODE}
+# The module that computes each record (its code digest decides "computed by older code"), by name
+COMPUTED_BY = {"scramblers": "scrambling", "metric_study": "metric_study", "ssim_channels": "metric_study",
+               "iir_examples": "metric_study", "first_layer": "training_studies",
+               "jpeg_penalty": "training_studies", "hiding": "hiding"}
 
 
-def _code(name: str) -> tuple[str, ...] | None:
+NOTEBOOKS = {name: experiment(name).NOTEBOOK for name in EXPERIMENTS}
+
+
+def computed_by(name: str) -> str | None:
+    """The module that computes the record ``name`` (None for a name no experiment writes)."""
     if name.startswith("key_search_"):
-        return key_search.CODE
-    if name.startswith(classification.RUNS + "/"):
-        return classification.CODE
-    return CODES.get(name)
+        return experiment("key_search").__name__
+    if name.startswith(runs.RUNS + "/"):
+        return runs.__name__
+    return f"{runs.__package__}.{COMPUTED_BY[name]}" if name in COMPUTED_BY else None
 
 
 def committed_presets() -> list[str]:
@@ -63,7 +70,7 @@ def records(preset: str) -> dict[str, dict]:
     out = {}
     for path in sorted(folder.rglob("*.json")):
         name = path.relative_to(folder).with_suffix("").as_posix()
-        code = _code(name)
+        code = computed_by(name)
         if code is not None and (record := cache.load(preset, name, code)) is not None:
             out[name] = record
     return out
@@ -89,7 +96,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _metric(name: str) -> str:
-    return "LPIPS (authors' inputs)" if name == metric_study.AUTHORS_LPIPS else name.upper()
+    return "LPIPS (authors' inputs)" if name == AUTHORS_LPIPS else name.upper()
 
 
 def source(recs: list[dict], preset: str, notebook: str | None = None) -> str:
@@ -130,7 +137,7 @@ def _scramblers(preset: str, recs: dict) -> list[str]:
     if r is None:
         return []
     claim = scrambling.claims(r)[0]
-    return [f"**The four scramblers** ({source([r], preset, scrambling.NOTEBOOK)}): exact inverse: "
+    return [f"**The four scramblers** ({source([r], preset, NOTEBOOKS['scrambling'])}): exact inverse: "
             f"{claim['ours']} ({claim['verdict']})."]
 
 
@@ -139,16 +146,16 @@ def _metric_study(preset: str, recs: dict) -> list[str]:
     if r is None:
         return []
     res = r["result"]
-    slow = ", ".join(map(_metric, presets.SLOW_METRICS))
+    slow = ", ".join(map(_metric, SLOW_METRICS))
     peaks = metric_study.peaks(r)
     where = "; ".join(f"{_metric(m)} {p['peak_percent']:.0f} %" + (
         "" if p["peak_percent_interval"] is None else
         " [{:.0f}, {:.0f}]".format(*p["peak_percent_interval"])) for m, p in peaks.items())
     peak, sharpest = metric_study.claims(r)
-    return [f"**Metric study (Fig. 3)** ({source([r], preset, metric_study.NOTEBOOK)}): "
-            f"{res['images']['lpips']:,} images ({res['images'][presets.SLOW_METRICS[0]]:,} for {slow}), "
+    return [f"**Metric study (Fig. 3)** ({source([r], preset, NOTEBOOKS['metric_study'])}): "
+            f"{res['images']['lpips']:,} images ({res['images'][SLOW_METRICS[0]]:,} for {slow}), "
             f"{res['iterations']['lpips']} keys per inversion ratio "
-            f"({res['iterations'][presets.SLOW_METRICS[0]]} for {slow}). Most hiding at (inversion ratio, "
+            f"({res['iterations'][SLOW_METRICS[0]]} for {slow}). Most hiding at (inversion ratio, "
             f"[95 % interval over keys]): {where}. BRISQUE, FID and LPIPS peak at 50 %: {peak['verdict']}. "
             f"LPIPS the sharpest ({sharpest['ours']}): {sharpest['verdict']}."]
 
@@ -163,7 +170,7 @@ def _key_search(preset: str, recs: dict) -> list[str]:
     rows = [[m, row["original rho (ours)"], row["proposed rho (ours)"], row["searched key's rho"]]
             for m, row in key_search.table2_rows(ordered).items()]
     fig4, fig5, _ = key_search.claims(ordered)
-    where = source(list(ordered.values()), preset, key_search.NOTEBOOK)
+    where = source(list(ordered.values()), preset, NOTEBOOKS["key_search"])
     return [f"**Key search (Table 2's PIH, Figs. 4-5)** ({where}): rho (authors' LPIPS convention) over "
             f"{p['n_images']:,} images, pools "
             f"of {p['pool']} keys, {p['repeats']} repeats.", "",
@@ -174,19 +181,19 @@ def _key_search(preset: str, recs: dict) -> list[str]:
 
 
 def _classification(preset: str) -> list[str]:
-    params = presets.params(classification.NOTEBOOK, preset)
+    params = presets.params(NOTEBOOKS["classification"], preset)
     stored = classification.stored_runs(preset, params)
     everything = stored["runs"] + ([stored["plain"]] if stored["plain"] else [])
     if not everything:
         return []
     s = classification.summary(stored["runs"])
-    config = classification.train_config(params, "plain", params["seeds"][0])
+    config = runs.train_config(params, "plain", params["seeds"][0])
     rows = []
     if stored["plain"]:
         rows.append(["plain images (no key)", f"{100 * stored['plain']['accuracy']:.2f}", "", ""])
     for m, kinds in s.items():
         cell = {k: classification.fmt(v["acc_mean"], v["acc_sd"], 2) for k, v in kinds.items()}
-        rho = " / ".join(f"{kinds[k]['rho_mean']:.4f}" if k in kinds else "-" for k in classification.KINDS)
+        rho = " / ".join(f"{kinds[k]['rho_mean']:.4f}" if k in kinds else "-" for k in runs.KINDS)
         seeds = len({r["seed"] for r in stored["runs"] if r["method"] == m})
         rows.append([f"{m} ({seeds} seed{'s' if seeds > 1 else ''})", cell.get("original", "-"),
                      cell.get("proposed", "-"), rho])
@@ -217,7 +224,8 @@ def _hiding(preset: str, recs: dict) -> list[str]:
              a["best - worst (standard errors)"],
              f"{view[m]['view correlation, best key']} / {view[m]['worst key']}"] for m, a in acc.items()]
     against_classifier, against_view = hiding.claims(r)
-    return [f"**Does a higher rho hide more? (beyond the paper)** ({source([r], preset, hiding.NOTEBOOK)}): "
+    where = source([r], preset, NOTEBOOKS["hiding"])
+    return [f"**Does a higher rho hide more? (beyond the paper)** ({where}): "
             f"the best and the worst of {p['keys']} keys by rho; a classifier trained on the plain images "
             f"reaches {100 * res['plain_accuracy']:.1f} % on {res['n_test']:,} plain test images.", "",
             *_table(["method", "rho, best / worst key", "its accuracy % on them, best / worst key",
@@ -285,12 +293,12 @@ def _size(preset: str) -> str:
     """What ``preset`` computes on, from its parameters."""
     p = presets.PRESETS[preset]
     ms, ks, cl = p["01_metric_selection"], p["02_key_search"], p["03_classification"]
-    c = classification.train_config(presets.params(classification.NOTEBOOK, preset), "plain", cl["seeds"][0])
+    c = runs.train_config(presets.params(NOTEBOOKS["classification"], preset), "plain", cl["seeds"][0])
     seeds = len(cl["seeds"])
     network = f"the {c.recipe} recipe and network" if c.recipe == c.classifier else \
         f"the {c.recipe} recipe, network {c.classifier}"
     return (f"metric study: {ms['n_images']:,} images ({ms['n_images_slow']:,} for "
-            f"{', '.join(m.upper() for m in presets.SLOW_METRICS)}), {ms['iterations']} keys per inversion "
+            f"{', '.join(m.upper() for m in SLOW_METRICS)}), {ms['iterations']} keys per inversion "
             f"ratio ({ms['iterations_slow']}); key search: {ks['n_images']:,} images, a pool of "
             f"{ks['pool']:,} keys, {ks['repeats']} repeats; training: {', '.join(cl['methods'])}, "
             f"{network}, {c.epochs} epoch{'s' if c.epochs > 1 else ''} at batch "
@@ -320,6 +328,6 @@ def book_values() -> dict[str, str]:
     out = {f"size_{p}": _size(p) for p in presets.PRESETS}
     out.update(time_cpu=compute_time("cpu"), time_gpu=compute_time("gpu"),
                repeats_default=str(presets.BASE["02_key_search"]["repeats"]))
-    c = classification.train_config(presets.params(classification.NOTEBOOK, "gpu"), "plain", 0)
+    c = runs.train_config(presets.params(NOTEBOOKS["classification"], "gpu"), "plain", 0)
     out["training_gpu"] = f"{c.epochs} epochs at batch {c.batch_size}"
     return out

@@ -8,22 +8,20 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageSet, load_paired_copy, source_sha256
-from ..errors import PihError
-from ..metrics import metric
-from ..train import TRAIN_FIELDS, evaluate, train
-from . import cache
-from .classification import CODE as RUN_CODE
-from .classification import run_key, train_config
+from ...data import ImageSet, load_paired_copy, source_sha256
+from ...errors import PihError
+from ...metrics import metric
+from ...train import TRAIN_FIELDS, evaluate, train
+from .. import cache
+from .runs import run_key, train_config
 
-CODE = (*RUN_CODE, __name__)
-READERS = ("first_layer_rows", "jpeg_markdown", "jpeg_rows", "jpeg_values", "jpeg_penalty_missing")
 JPEG_METHODS = ("plain", "PE", "LE")  # the methods with a target on the JPEG copy
 FIRST_LAYER_VARIANTS = {"whitened": {}, "trainable": {"whiten": False}}
 FIRST_LAYER_METHODS = ("LE", "ELE")  # the methods whose first layer sits behind an adaptation network
 
 
-def _keyed(params: dict) -> dict:
+def study_params(params: dict) -> dict:
+    """The parameters both studies' records are keyed by: the seeds, the sizes and the training's."""
     return {k: params[k] for k in ("seeds", "n_train", "n_test", *TRAIN_FIELDS) if k in params}
 
 
@@ -35,7 +33,7 @@ def first_layer(params: dict, train_set: ImageSet, test_set: ImageSet, preset: s
     trains? Each method (original key of the first seed, the run's settings) trained both ways; the
     record (cached at ``preset``) holds the test accuracies."""
     seed = params["seeds"][0]
-    keyed = {**_keyed(params), "methods": list(methods), "data_sha256": train_set.source.sha256}
+    keyed = {**study_params(params), "methods": list(methods), "data_sha256": train_set.source.sha256}
 
     def compute() -> dict:
         out = {}
@@ -48,7 +46,7 @@ def first_layer(params: dict, train_set: ImageSet, test_set: ImageSet, preset: s
                 out.setdefault(method, {})[variant] = {"accuracy": r.test_accuracy, "time_s": r.train_time_s}
         return out
 
-    return cache.cached(preset, "first_layer", keyed, compute, code=CODE, data=train_set.source.as_dict())
+    return cache.cached(preset, "first_layer", keyed, compute, code=__name__, data=train_set.source.as_dict())
 
 
 def jpeg_penalty(params: dict, train_set: ImageSet, test_set: ImageSet, jpeg: str,
@@ -97,47 +95,11 @@ def cached_jpeg_penalty(preset: str, params: dict, train_set: ImageSet, test_set
                         device: str | torch.device | None = None, progress: bool = True) -> dict:
     """``jpeg_penalty``'s record (result and provenance), computed only if none is cached at ``preset``
     for these parameters and data (the lossless set's hash and the JPEG copy's name)."""
-    keyed = {**_keyed(params), "jpeg": Path(jpeg).name, "jpeg_sha256": source_sha256(jpeg),
+    keyed = {**study_params(params), "jpeg": Path(jpeg).name, "jpeg_sha256": source_sha256(jpeg),
              "data_sha256": train_set.source.sha256}
+
     def compute() -> dict:
         return jpeg_penalty(params, train_set, test_set, jpeg, device=device, progress=progress)
 
-    return cache.cached(preset, "jpeg_penalty", keyed, compute, code=CODE, data=train_set.source.as_dict())
-
-
-def first_layer_rows(record: dict) -> dict[str, dict]:
-    """Accuracy (%) per method and first-layer variant."""
-    return {m: {v: f"{100 * r['accuracy']:.2f}" for v, r in variants.items()}
-            for m, variants in record["result"].items()}
-
-
-def jpeg_markdown(record: dict | str) -> str:
-    """The JPEG penalty's provenance and PSNR, or why it was not measured."""
-    if isinstance(record, str):
-        return f"**Not measured here**: {record}."
-    from .provenance import markdown
-
-    psnr = record["result"]["psnr"]
-    return (markdown([record], title="the JPEG penalty") + "\n\n"
-            f"PSNR of the JPEG copies against the originals: {psnr['train']['mean']:.2f} dB on "
-            f"{psnr['train']['count']} training images (range {psnr['train']['min']:.1f}-"
-            f"{psnr['train']['max']:.1f}), {psnr['test']['mean']:.2f} dB on {psnr['test']['count']} "
-            "test images.")
-
-
-def jpeg_rows(record: dict | str) -> dict[str, dict]:
-    """Accuracy (%) per method, trained on -> tested on; empty where not measured."""
-    if isinstance(record, str):
-        return {}
-    return {m: {k.replace("->", " → "): f"{100 * v:.2f}" for k, v in a.items()}
-            for m, a in record["result"]["accuracy"].items()}
-
-
-def jpeg_values(record: dict | str) -> dict[str, str]:
-    """The Deviations page's two values: the test PSNR and each method's drop from lossless to JPEG."""
-    if isinstance(record, str):
-        return {"jpeg_psnr": "not measured in this build", "jpeg_drop": "not measured in this build"}
-    r = record["result"]
-    return {"jpeg_psnr": f"{r['psnr']['test']['mean']:.1f} dB",
-            "jpeg_drop": ", ".join(f"{m} {100 * (a['lossless->lossless'] - a['jpeg->jpeg']):+.1f}"
-                                   for m, a in r["accuracy"].items())}
+    return cache.cached(preset, "jpeg_penalty", keyed, compute, code=__name__,
+                        data=train_set.source.as_dict())

@@ -1,71 +1,15 @@
-"""Algorithm 1's key search (notebook 02: Figs. 4 and 5, Table 2's PIH columns), its claims, and the
-measured effects of the authors' deviations (rho's input convention, reshuffled candidates, aliased
-channel maps).
-
-Per method, one record: a pool of scored random keys (estimator b), the authors' repeated searches
-(estimator a), one search of ``trials`` keys, and the keys re-scored under the other convention and
-variants. All rho use the authors' LPIPS convention unless named otherwise.
-"""
+"""Notebook 02's reading of the key-search records: the two estimators, Table 2's PIH columns, the
+paper's claims about Figs. 4 and 5 (with bootstrap intervals), the deviations' measured effects and
+the values the book's pages glue."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from .. import bestofn, keysearch
-from ..data import load_cifar10
-from ..keyspace import key_space_bits, selection_cost_bits
-from ..metrics import LPIPS_CONVENTION
-from ..rho import PIHScorer
-from ..scorecache import CachedScorer
-from . import cache, paper
-
-NOTEBOOK = "02_key_search"
-CODE = ("pihlib.scramblers", "pihlib.keys", "pihlib.images", "pihlib.metrics", "pihlib.assets",
-        "pihlib.rho", "pihlib.scorecache", "pihlib.keysearch", "pihlib.bestofn", __name__)
-READERS = ("claims", "estimates", "table2_rows", "deviation_rows", "fmt", "book_values", "bootstrap",
-           "_interval", "_fmt_interval", "pih_verdict")
-COMPARE = 20  # keys scored again under another convention or variant, for the Deviations page
-RESHUFFLED = ("PE", "EtC")  # the methods the authors searched by reshuffling one key
-
-
-def compute(params: dict, method: str, scorer: CachedScorer, lpips_scorer: PIHScorer) -> dict:
-    seed = params["seed"]
-    out = {"pool": bestofn.score_pool(scorer, method, params["pool"], seed=seed + 1).tolist()}
-    ns = range(1, params["trials"] + 1)
-    out["repeats"] = bestofn.repeats_estimate(scorer, method, ns, params["repeats"], seed=seed + 2).as_dict()
-    out["search"] = keysearch.search(scorer.scorer.images, method, params["trials"], seed=seed,
-                                     scorer=scorer).as_dict()
-    compare = min(COMPARE, params["pool"])  # the pool's first keys, scored again
-    first = list(keysearch.candidate_keys(method, compare, seed=seed + 1))
-    out["lpips_convention"] = lpips_scorer.score(first).tolist()
-    if method in RESHUFFLED:
-        out["reshuffle_pool"] = bestofn.score_pool(scorer, method, params["pool"], seed=seed + 1,
-                                                   scheme="reshuffle").tolist()
-        aliased = keysearch.candidate_keys(method, compare, seed=seed + 1, channel_maps="authors-aliased")
-        out["aliased"] = [scorer(k) for k in aliased]
-    return out
-
-
-class _Lazy:
-    """The LPIPS-convention scorer, built on first use only (most reruns find every record cached)."""
-
-    def __init__(self, images: torch.Tensor):
-        self.images, self.scorer = images, None
-
-    def score(self, keys):
-        self.scorer = self.scorer or PIHScorer(self.images, convention=LPIPS_CONVENTION, progress=False)
-        return self.scorer.score(keys)
-
-
-def run(preset: str, params: dict, data: str | None = None) -> dict[str, dict]:
-    """One record per method (``key_search_<method>``)."""
-    images = load_cifar10("train", data, count=params["n_images"])
-    scorer = CachedScorer(images.images)  # scores cached on disk: an interrupted run resumes
-    lazy = _Lazy(images.images)
-    return {m: cache.cached(preset, f"key_search_{m}", params,
-                            lambda m=m: compute(params, m, scorer, lazy), code=CODE,
-                            data=images.source.as_dict(), assets=["alexnet"]) for m in params["methods"]}
+from ... import bestofn
+from ...keyspace import key_space_bits, selection_cost_bits
+from .. import paper
+from .verdicts import entry, within
 
 
 def estimates(records: dict[str, dict]) -> dict[str, dict]:
@@ -219,8 +163,6 @@ def pih_verdict(records: dict[str, dict]) -> tuple[str, str]:
     """Table 2's PIH columns: per method and key kind, our mean rho within two SDs (ours or the
     paper's, the larger) of the paper's. Returns the verdict and its reason (the methods that are
     off, with the authors' aliased channel maps where they were measured)."""
-    from .verdicts import within
-
     off = []
     for m, e in estimates(records).items():
         res, trials = records[m]["result"], records[m]["params"]["trials"]
@@ -240,8 +182,6 @@ def pih_verdict(records: dict[str, dict]) -> tuple[str, str]:
 def book_values(records: dict[str, dict]) -> dict[str, str]:
     """The texts the book's pages read from this section (glued by the notebook), the paper's PIH
     values and the introduction's verdicts among them."""
-    from .verdicts import entry
-
     out = entry("table2_pih", *pih_verdict(records))
     claim4, claim5, _ = claims(records)
     out.update(entry("fig4", claim4["verdict"], claim4["ours"]))

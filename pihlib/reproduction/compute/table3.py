@@ -11,18 +11,16 @@ from functools import cache
 
 import torch
 
-from ..data import CIFAR10_CLASSES, ImageSet
-from ..errors import PihError
-from ..images import png_base64
-from ..keys import Key
-from ..metrics import RHO_CONVENTION, metric
-from ..scramblers import scramble
-from ..train import predict
-from . import paper
+from ...data import CIFAR10_CLASSES, ImageSet
+from ...errors import PihError
+from ...keys import Key
+from ...metrics import RHO_CONVENTION, metric
+from ...scramblers import scramble
+from ...train import predict
+from ..png import png_base64
 
 CLASSES = ("frog", "automobile", "horse")
 COLUMNS = ("PE", "LE")  # the proposed keys' columns beside the plain one, as in the paper
-READERS = ("rows", "claims")
 
 
 def images(test_set: ImageSet) -> dict[str, int]:
@@ -68,28 +66,3 @@ def assemble(plain: dict, runs: list[dict], seed: int) -> dict:
             table.setdefault(image, {"test_index": v["test_index"]})[name] = {
                 k: v[k] for k in ("class", "probability", "lpips", "image_png")}
     return table
-
-
-def rows(table: dict) -> dict[tuple[str, str], dict]:
-    """Ours beside the paper's, per image and column."""
-    out = {}
-    for image, entry in table.items():
-        for col, v in entry.items():
-            if col == "test_index":
-                continue
-            theirs = paper.TABLE3[image].get(col.removesuffix(" (proposed)"))
-            out[image, col] = {"ours": f"{v['class']} ({v['probability']:.4f}), LPIPS {v['lpips']:.4f}",
-                               "paper": None if theirs is None else
-                               f"{theirs[0]} ({theirs[1]:.4f}), LPIPS {theirs[2]:.4f}"}
-    return out
-
-
-def claims(table: dict) -> list[dict]:
-    """The paper's claim about Table 3: every image keeps its class in every column."""
-    wrong = [f"{image} ({col}: {v['class']})" for image, entry in table.items()
-             for col, v in entry.items() if col != "test_index" and v["class"] != image]
-    cols = [c for c in next(iter(table.values())) if c != "test_index"] if table else []
-    return [{"claim": paper.CLAIMS["table3"],
-             "ours": f"{len(table)} images x {len(cols)} columns ({', '.join(cols)})",
-             "verdict": "yes" if not wrong and "PE (proposed)" in cols and "LE (proposed)" in cols
-             else "no: " + ", ".join(wrong) if wrong else "not run: PE and LE with proposed keys needed"}]

@@ -11,11 +11,12 @@ import seaborn
 import torch
 from matplotlib.figure import Figure
 
-from ..bestofn import max_of_n_moments
-from ..images import decode_png
-from ..keys import Key
-from ..scramblers import scramble, unscramble
-from . import paper
+from ...bestofn import max_of_n_moments
+from ...keys import Key
+from ...scramblers import scramble, unscramble
+from .. import paper
+from ..compute.metric_study import AUTHORS_LPIPS
+from ..png import decode_png
 
 FONT = 10  # points at page width: every figure below is at most 9 inches wide
 UNITS = {"mse": "MSE (8-bit values squared)", "psnr": "PSNR (dB)", "ssim": "SSIM (1 = identical)",
@@ -116,8 +117,6 @@ def fig3(record: dict, seed: int = 0) -> Figure:
     with its 95 % confidence interval from resampling the keys (seaborn's bootstrap, ``BAND``; no
     band where one key was drawn); LPIPS (red) also under the authors' input convention (dashed),
     where computed."""
-    from .metric_study import AUTHORS_LPIPS
-
     frame = metric_frame(record)
     r = record["result"]
     fig = Figure(figsize=(9, 8.5), layout="constrained")
@@ -151,7 +150,9 @@ def table1(examples: dict) -> Figure:
     fig = Figure(figsize=(9, 1.9), layout="constrained")
     axes = fig.subplots(1, len(examples["percents"]))
     for ax, p, img, s in zip(axes, examples["percents"], examples["images"], examples["lpips"], strict=True):
-        ax.imshow(np.array(img, dtype=np.uint8), interpolation="nearest")
+        # PNG text; records computed by older code hold nested lists of pixels
+        ax.imshow(decode_png(img) if isinstance(img, str) else np.array(img, dtype=np.uint8),
+                  interpolation="nearest")
         ax.set_title(f"IIR {p} %\nLPIPS {s:.3f}", fontsize=FONT - 1)
         ax.axis("off")
     return fig
