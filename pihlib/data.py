@@ -10,6 +10,9 @@ official download through torchvision into the cache folder. A source is
 Folder and archive sources keep no global index: their images are ordered class-interleaved (the first
 image of each class in class order, then the second of each, ...), so that any prefix is balanced.
 JPEG files make a source lossy, and the record says so. Nothing is ever silently replaced by other data.
+
+Reference: A. Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", technical report,
+University of Toronto, 2009 (CIFAR-10: 50,000 training and 10,000 test images, 32 x 32 RGB, 10 classes).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ._io import sha256_file
 from .errors import PihError
 from .runtime import cache_root
 
+#: CIFAR-10's ten class names; label k of an ``ImageSet`` is ``CIFAR10_CLASSES[k]`` (the official order).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 SPLITS = ("train", "test")
@@ -43,7 +47,23 @@ HOW_TO = ("Provide CIFAR-10 with load_cifar10(source=PATH) or the environment va
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a set of images came from: enough to say in a book which data produced a number."""
+    """Where a set of images came from: enough to say in a book which data produced a number.
+
+    Built by ``load_cifar10``; frozen. ``as_dict()`` gives it as plain JSON-ready values.
+
+    Attributes:
+        kind: ``"official"`` (torchvision's download), ``"npz"``, ``"folder"`` or ``"tar"``.
+        path: the source as given (the cache folder for ``"official"``).
+        sha256: hex sha256 of the source: of the file for an npz or a tar archive (of the official
+            archive for ``"official"``), and of the sorted names and contents of the images for a
+            folder.
+        lossless: False when the source holds JPEG files (their pixels are not CIFAR-10's).
+        count: the number of images loaded (after ``count=`` in ``load_cifar10``).
+        split: ``"train"`` or ``"test"``.
+        order: ``"official"`` (the source's own order), ``"class-interleaved"`` (folder and archive
+            sources: first image of each class, then the second of each, ...), or ``"paired with
+            ..."`` (``paired_copy``).
+    """
 
     kind: str  # "official", "npz", "folder" or "tar"
     path: str
@@ -54,23 +74,82 @@ class DataSource:
     order: str  # "official" or "class-interleaved"
 
     def as_dict(self) -> dict:
+        """The record as a dict of its seven fields (str, bool and int values), for JSON.
+
+        Returns:
+            dict: ``{"kind", "path", "sha256", "lossless", "count", "split", "order"}``.
+        """
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class ImageSet:
+    """A set of CIFAR-10 images with their labels and the record of their source.
+
+    Built by ``load_cifar10``; frozen (the tensors themselves are not copied or locked). ``len()`` is
+    the number of images.
+
+    Attributes:
+        images: uint8 tensor N x 3 x 32 x 32 (RGB, levels 0..255, on the CPU, contiguous).
+        labels: int64 tensor of shape (N,), class numbers 0..9 indexing ``classes``.
+        classes: the ten class names, ``CIFAR10_CLASSES``.
+        source: the ``DataSource`` the images came from (``source.count == N``).
+    """
+
     images: torch.Tensor  # uint8 N x 3 x 32 x 32
     labels: torch.Tensor  # int64 N
     classes: tuple[str, ...]
     source: DataSource
 
     def __len__(self) -> int:
+        """The number of images N."""
         return len(self.labels)
 
 
 def load_cifar10(split: str = "train", source: str | os.PathLike | None = None,
                  count: int | None = None, cache_dir: str | os.PathLike | None = None) -> ImageSet:
-    """Load CIFAR-10 ``split`` ("train" or "test"); ``count`` keeps the first ``count`` images."""
+    """Load CIFAR-10 ``split`` ("train" or "test"); ``count`` keeps the first ``count`` images.
+
+    The source is ``source``, else the environment variable ``PIH_CIFAR10``, else the official files
+    (see the module docstring for the kinds of source and their order). Nothing is ever replaced by
+    other data: a missing or damaged source is an error, never a fallback.
+
+    Args:
+        split: ``"train"`` (50,000 official images) or ``"test"`` (10,000).
+        source: ``"official"`` (torchvision downloads the official archive; needs internet), or the
+            path of an ``.npz`` (``{split}_images`` uint8 (N, 32, 32, 3), ``{split}_labels``,
+            ``classes``), of a folder of class folders of PNG/BMP/JPEG images (with or without
+            ``train/`` and ``test/`` above them), or of a ``.tar``/``.tar.gz``/``.tgz`` of such a
+            folder. None: ``$PIH_CIFAR10``, else ``"official"``.
+        count: keep only the first ``count`` images of the source's order (a positive int); None
+            keeps all. Folder and archive sources decode only those (their order is
+            class-interleaved, so any prefix is balanced across classes).
+        cache_dir: where the official download goes; None: ``cache_root() / "cifar10"``. Only used
+            for ``source="official"``.
+
+    Returns:
+        ImageSet: ``images`` uint8 N x 3 x 32 x 32 (0..255, CPU), ``labels`` int64 (N,) in 0..9,
+        ``classes`` = ``CIFAR10_CLASSES``, and the ``DataSource`` record (sha256, lossless, order).
+
+    Raises:
+        PihError: ``split`` is not "train"/"test"; ``count`` is not a positive int or None, or
+            asks for more images than the source holds; the source path does not exist or is not an
+            npz, folder or tar; the file is damaged (not an npz or tar archive, truncated); an npz
+            lacks the split's arrays or has other classes; class folders are not CIFAR-10's, hold no
+            images of the split, or hold a non-image file or an image that is not RGB 32 x 32;
+            the images are not uint8 (N, 32, 32, 3) with N >= 1 and integer labels 0..9 (one per
+            image); the official download fails (no network). The message says how to provide
+            CIFAR-10.
+
+    References:
+        A. Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", technical report,
+        University of Toronto, 2009.
+
+    Example::
+
+        data = pihlib.load_cifar10("test", source="cifar10-lossless-3k.npz", count=100)
+        data.images.shape, data.source.lossless  # (torch.Size([100, 3, 32, 32]), True)
+    """
     return _load(split, source, count, cache_dir, strict=True)
 
 
@@ -160,7 +239,18 @@ def _load_official(split: str, root: Path):
 
 def source_sha256(source: str | os.PathLike) -> str:
     """sha256 of a data source as it lies on disk: a file's bytes, or a folder's files (names relative
-    to it, and contents) in sorted order. For keying results by their inputs."""
+    to it, and contents) in sorted order. For keying results by their inputs.
+
+    Args:
+        source: the path of a file or folder (an npz, a tar archive, a folder of class folders).
+
+    Returns:
+        str: 64 lowercase hex digits. For a folder this is not ``DataSource.sha256`` (which hashes
+        only one split's images, with class-relative names).
+
+    Raises:
+        PihError: ``source`` is neither a file nor a folder (it does not exist).
+    """
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
@@ -270,6 +360,19 @@ def paired_copy(reference: ImageSet, copy: ImageSet) -> ImageSet:
     lossless one); ``copy`` a class-folder source read class-interleaved (such as the shared JPEG
     copy), whose folders keep each class's official order. The k-th image of class c in the one is
     then the k-th image of class c in the other.
+
+    Args:
+        reference: an ``ImageSet`` in the official order (``source.order == "official"``).
+        copy: an ``ImageSet`` of the same split from a folder or archive (class-interleaved).
+
+    Returns:
+        ImageSet: ``len(reference)`` images of ``copy`` (uint8 N x 3 x 32 x 32) with their labels,
+        image i the copy of ``reference.images[i]``; its source's ``order`` says ``"paired with
+        <kind> <sha256 prefix>"`` and ``count`` is N.
+
+    Raises:
+        PihError: ``reference`` is not in the official order; ``copy`` is not class-interleaved or is
+            of another split; ``copy`` holds fewer images of some class than ``reference`` needs.
     """
     if reference.source.order != "official":
         raise PihError(f"pairing needs the reference in the official order, {reference.source.path} is "
@@ -298,6 +401,17 @@ def paired_copy(reference: ImageSet, copy: ImageSet) -> ImageSet:
 
 def load_paired_copy(reference: ImageSet, source: str | os.PathLike) -> ImageSet:
     """``paired_copy`` of ``reference`` from a class-folder ``source``, decoding only the balanced
-    prefix that holds the pairs (class-interleaved order: the first k of every class)."""
+    prefix that holds the pairs (class-interleaved order: the first k of every class).
+
+    Args:
+        reference: an ``ImageSet`` in the official order.
+        source: a folder of class folders, or a ``.tar``/``.tar.gz`` of one, of the same split.
+
+    Returns:
+        ImageSet: as ``paired_copy(reference, copy)``.
+
+    Raises:
+        PihError: as ``load_cifar10`` for ``source``, and as ``paired_copy``.
+    """
     need = len(CIFAR10_CLASSES) * int(torch.bincount(reference.labels, minlength=len(CIFAR10_CLASSES)).max())
     return paired_copy(reference, _load(reference.source.split, source, need, None, strict=False))

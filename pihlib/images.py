@@ -21,7 +21,8 @@ from PIL import Image
 
 from .errors import PihError
 
-FLOAT_TOLERANCE = 1e-3  # in units of 1/255: the slack for k / 255 computed in float32 or float64
+#: In units of one 8-bit level (1/255): the slack for a value k / 255 computed in float32 or float64.
+FLOAT_TOLERANCE = 1e-3
 
 
 def level_tolerance(dtype: torch.dtype) -> float:
@@ -29,8 +30,18 @@ def level_tolerance(dtype: torch.dtype) -> float:
 
     Storing k/255 rounds it to the dtype's grid, whose spacing below 1 is at most ``eps / 2``: the
     error is at most ``255 * eps / 4`` levels (float16: 0.062, bfloat16: 0.498), plus
-    ``FLOAT_TOLERANCE`` for the arithmetic that made the value. Raises ``PihError`` for a dtype whose
-    tolerance would reach half a level, where a value no longer names one level.
+    ``FLOAT_TOLERANCE`` for the arithmetic that made the value.
+
+    Args:
+        dtype: a floating ``torch.dtype`` (float64, float32, float16, bfloat16, ...).
+
+    Returns:
+        float: the tolerance in units of one 8-bit level (1/255), in (0, 0.5): 0.001 for float64 and
+        float32 (to float precision), about 0.063 for float16 and 0.499 for bfloat16.
+
+    Raises:
+        PihError: for a dtype whose tolerance would reach half a level (the float8 types), where a
+            value no longer names one level; the message names the dtype.
     """
     tol = 255 * torch.finfo(dtype).eps / 4 + FLOAT_TOLERANCE
     if tol >= 0.5:
@@ -40,7 +51,27 @@ def level_tolerance(dtype: torch.dtype) -> float:
 
 
 def check_batch(x: torch.Tensor, what: str = "images", single_ok: bool = False) -> tuple[torch.Tensor, bool]:
-    """``x`` as N x 3 x H x W, and whether it was one 3 x H x W image; a clear error for anything else."""
+    """``x`` as N x 3 x H x W, and whether it was one 3 x H x W image; a clear error for anything else.
+
+    The one check of an image batch (see the module docstring): it neither copies nor converts.
+
+    Args:
+        x: the images, a ``torch.Tensor`` N x 3 x H x W (RGB, N >= 0, any H and W, any device), or
+            one image 3 x H x W where ``single_ok``. dtype uint8 (levels 0..255), or a float dtype
+            that holds 8-bit levels apart (float64, float32, float16, bfloat16) with values in
+            [0, 1] and no NaN.
+        what: how the messages name ``x`` (e.g. ``"x"``, ``"reference images"``).
+        single_ok: accept one image 3 x H x W as well.
+
+    Returns:
+        tuple[torch.Tensor, bool]: ``x`` itself with a batch dimension (a view: N x 3 x H x W, its
+        dtype and device unchanged), and True when ``x`` was one 3 x H x W image.
+
+    Raises:
+        PihError: ``x`` is not a tensor; its shape is not N x 3 x H x W (or 3 x H x W); its dtype
+            is neither uint8 nor floating, or a float dtype too coarse for 8-bit levels (float8);
+            a float ``x`` holds NaN or values outside [0, 1].
+    """
     shape = "N x 3 x H x W" + (" (or 3 x H x W)" if single_ok else "")
     if not isinstance(x, torch.Tensor):
         raise PihError(f"{what} must be a torch.Tensor {shape}, got {type(x).__name__}")
@@ -62,15 +93,40 @@ def check_batch(x: torch.Tensor, what: str = "images", single_ok: bool = False) 
 
 
 def as_unit(x: torch.Tensor, what: str = "images") -> torch.Tensor:
-    """A checked batch as float32 in [0, 1]."""
+    """A checked batch as float32 in [0, 1].
+
+    Args:
+        x: images N x 3 x H x W, uint8 (0..255) or float in [0, 1]; see ``check_batch``.
+        what: how error messages name ``x``.
+
+    Returns:
+        torch.Tensor: float32 N x 3 x H x W in [0, 1] on ``x``'s device (uint8 divided by 255).
+
+    Raises:
+        PihError: as ``check_batch`` (wrong type, shape, dtype, NaN or range).
+    """
     x, _ = check_batch(x, what)
     return x.float() / 255 if x.dtype == torch.uint8 else x.float()
 
 
 def as_uint8(x: torch.Tensor, what: str = "images") -> tuple[torch.Tensor, bool, bool]:
     """A checked batch (or one image) as uint8 N x 3 x H x W, exactly: each float value must lie within
-    ``level_tolerance(dtype)``/255 of a multiple of 1/255. Returns it, whether it was one image, and
-    whether it was float."""
+    ``level_tolerance(dtype)``/255 of a multiple of 1/255.
+
+    Args:
+        x: images N x 3 x H x W or one image 3 x H x W, uint8 (0..255) or float 8-bit levels k/255
+            (as ``ToTensor`` gives) in [0, 1]; see ``check_batch``.
+        what: how error messages name ``x``.
+
+    Returns:
+        tuple[torch.Tensor, bool, bool]: the images as uint8 N x 3 x H x W on ``x``'s device (a
+        float value v becomes ``round(255 v)``; uint8 input is returned as it is), whether ``x``
+        was one 3 x H x W image, and whether ``x`` was float.
+
+    Raises:
+        PihError: as ``check_batch``; and a float value that lies more than
+            ``level_tolerance(dtype)``/255 from every k/255 (not an 8-bit level).
+    """
     x, single = check_batch(x, what, single_ok=True)
     if x.dtype == torch.uint8:
         return x, single, False

@@ -6,6 +6,13 @@ Full-reference metrics compare the reference ``x`` with the distorted ``y``; no-
 ``y`` when it is given (the distorted image, so a notebook can call every metric as ``m(plain,
 scrambled)``), else ``x``. Each metric's ``info`` says whether it needs a reference, which direction
 means more hiding, and what input size it needs. Pretrained parts come from ``pihlib.assets``.
+
+The nine metrics are those of the paper's metric study (Madono, Tanaka, Onishi, Ogawa, "Scrambling
+Parameter Generation to Improve Perceptual Information Hiding", IS&T Electronic Imaging; Fig. 3).
+Against the official values in shared/iqa-reference (the original MATLAB / reference code on the
+TID2013 pairs I04 and I08; tests/test_metrics.py): LPIPS within 1e-3 (measured 5e-5), PSNR within
+0.006 dB, SSIM within 6e-5, BRISQUE within 1e-5 on I04 and 0.17 on I08, NIQE within 1e-6 on I04 and
+0.02 on I08, PIQE within 0.006. Each metric class names its source.
 """
 
 from __future__ import annotations
@@ -33,6 +40,18 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """What the registry knows of a metric, without loading it (``metric_info``, ``Metric.info``).
+
+    Attributes:
+        name: the registry name (``metric_names()``).
+        reference: True for a full-reference metric, called as ``m(reference, distorted)``.
+        higher_hides_more: True when a higher value means more perceptual information hiding (a
+            larger distance, or a worse no-reference quality score); False for PSNR and SSIM.
+        per_image: True for one value per image; False for FID (one value for two sets).
+        input_size: what image size the metric needs, and what pihlib does about it, in words.
+        assets: the pretrained files it loads (names in ``pihlib.assets``), e.g. ``("alexnet",)``.
+    """
+
     name: str
     reference: bool  # needs a reference image
     higher_hides_more: bool  # which direction means more perceptual information hiding
@@ -47,12 +66,45 @@ def _batches(n: int, size: int, desc: str):
 
 
 class Metric:
-    """A metric: ``m(x, y=None)`` -> tensor of one value per image (FID: a 0-d tensor)."""
+    """A metric: ``m(x, y=None)`` -> tensor of one value per image (FID: a 0-d tensor).
+
+    Made by ``metric(name)``; subclasses implement ``score`` (no-reference) or ``compare``
+    (full-reference), and ``prepare``/``compare_prepared`` where work on the reference can be reused.
+
+    Attributes:
+        info: the metric's ``MetricInfo``.
+    """
 
     info: MetricInfo
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """One value per image of ``x`` (and ``y``); an empty batch gives an empty result."""
+        """One value per image of ``x`` (and ``y``); an empty batch gives an empty result.
+
+        Computed on the images' device, without gradients for the deep metrics.
+
+        Args:
+            x: images N x 3 x H x W (RGB), uint8 (0..255) or float in [0, 1] (float64, float32,
+                float16 or bfloat16; no NaN), on any device. For a full-reference metric, the
+                reference (plain) images; for a no-reference metric, the images scored when ``y``
+                is None.
+            y: images of the same shape, dtype rules and device as ``x`` (FID: any number of images
+                of the same H x W): the distorted (scrambled) images. Needed by full-reference
+                metrics; a no-reference metric scores ``y`` instead of ``x`` when it is given.
+
+        Returns:
+            torch.Tensor: for a per-image metric, shape (N,), float32, on ``x``'s device (empty
+            for N = 0); for FID, a 0-d float64 tensor. Units and range per metric: see the metric's
+            class (MSE on the 0-255 scale, PSNR in dB, SSIM in [-1, 1], BRISQUE/NIQE/PIQE quality
+            scores, LPIPS >= 0, ...). ``info.higher_hides_more`` says which direction means more
+            hiding.
+
+        Raises:
+            PihError: ``x`` or ``y`` is not an image batch (see ``pihlib.images.check_batch``:
+                type, N x 3 x H x W shape, dtype, NaN, range); ``x`` and ``y`` differ in shape (FID:
+                in image size); a full-reference metric called without ``y``; FID with an empty set
+                or fewer than 2 images in a set; images smaller than the metric needs (``info.input_size``:
+                SSIM 11 x 11, LPIPS-alex 32 x 32, LPIPS-vgg 16 x 16, BRISQUE 16 x 16).
+        """
         x = as_unit(x, "x")
         if y is not None:
             y = as_unit(y, "y")
@@ -73,7 +125,23 @@ class Metric:
 
     def against(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """``m.against(x)(y) == m(x, y)``, with the work on the reference ``x`` done once: for
-        comparing many distorted versions with one set of plain images."""
+        comparing many distorted versions with one set of plain images.
+
+        Args:
+            x: reference images N x 3 x H x W, uint8 or float in [0, 1], as for ``__call__``.
+
+        Returns:
+            Callable[[torch.Tensor], torch.Tensor]: ``compare(y)``, which takes distorted images
+            of ``x``'s shape (FID: of its image size) and returns what ``m(x, y)`` returns (shape
+            (N,) float32; FID 0-d float64). For a no-reference metric it is ``m(y)``.
+
+        Raises:
+            PihError: for a full-reference metric, ``x`` is not an image batch (see
+                ``pihlib.images.check_batch``), is too small for LPIPS, or (FID) holds fewer than 2
+                images (a no-reference metric checks nothing here). The returned callable raises
+                ``PihError`` as ``__call__`` does for ``y``: not an image batch, a shape other than
+                ``x``'s (FID: another image size), too small for the metric.
+        """
         if not self.info.reference:
             return lambda y: self(y)
         state = self.prepare(as_unit(x, "x"))
@@ -91,15 +159,22 @@ class Metric:
         return compare
 
     def prepare(self, x: torch.Tensor):
+        """Subclass hook: the work on checked reference images (float32 [0, 1] N x 3 x H x W) that
+        ``compare_prepared`` reuses; by default ``x`` itself."""
         return x
 
     def compare_prepared(self, state, y: torch.Tensor) -> torch.Tensor:
+        """Subclass hook: ``compare`` of the prepared reference ``state`` with checked images ``y``."""
         return self.compare(state, y)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Subclass hook (no-reference metrics): one score per checked image, float32 [0, 1]
+        N x 3 x H x W with N >= 1 -> shape (N,)."""
         raise NotImplementedError
 
     def compare(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Subclass hook (full-reference metrics): checked reference ``x`` and distorted ``y``,
+        float32 [0, 1] N x 3 x H x W with N >= 1 -> shape (N,) (FID: 0-d)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -109,6 +184,10 @@ class Metric:
 # Pixel metrics --------------------------------------------------------------------------------------
 
 class MSE(Metric):
+    """Mean squared error on the 0-255 scale, as the authors computed it: the mean over the three
+    channels and all pixels of (255 x - 255 y)^2. float32 (N,), in [0, 65025]; 0 for identical
+    images; higher means more hiding. Float inputs are not rounded to 8-bit levels first."""
+
     info = MetricInfo("mse", True, True, True, "any size; on the 0-255 scale, as the authors computed it")
 
     def compare(self, x, y):
@@ -116,6 +195,11 @@ class MSE(Metric):
 
 
 class PSNR(Metric):
+    """Peak signal-to-noise ratio in dB, peak 255, over the three channels, of the images rounded to
+    8-bit levels: 10 log10(255^2 / MSE). float32 (N,); ``inf`` for identical images; lower means
+    more hiding. Matches the official values in shared/iqa-reference (given to 0.01 dB) within
+    0.006 dB (tests/test_metrics.py)."""
+
     info = MetricInfo("psnr", True, False, True, "any size; over the three channels, peak 255")
 
     def compare(self, x, y):
@@ -128,6 +212,21 @@ class SSIM(Metric):
 
     ``channels="grey"`` (default) compares MATLAB-``rgb2gray`` images, which reproduces the official
     values in shared/iqa-reference; ``channels="rgb"`` averages the three channels' SSIM.
+    Single-scale SSIM, as the paper's metric study used (not MS-SSIM, Wang, Simoncelli, Bovik,
+    Asilomar 2003). Values float32 (N,) in [-1, 1], 1 for identical images; lower means more hiding.
+    With ``channels="grey"`` it matches the official values (given to 1e-4) within 6e-5
+    (tests/test_metrics.py).
+
+    Args:
+        channels: ``"grey"`` (8-bit grey levels as MATLAB's ``rgb2gray``, then scaled to [0, 1]) or
+            ``"rgb"``.
+
+    Raises:
+        PihError: ``channels`` is neither; when called, images smaller than 11 x 11.
+
+    References:
+        Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image Quality Assessment: From Error
+        Visibility to Structural Similarity", IEEE TIP 13(4), 2004, doi:10.1109/TIP.2003.819861.
     """
 
     info = MetricInfo("ssim", True, False, True, "at least 11x11 (the Gaussian window)")
@@ -160,7 +259,19 @@ class BRISQUE(Metric):
     32x32 (its second scale is then 16x16). Scores, float32 N, lower means better quality; ``nan``
     for an image without texture (flat, or flat regions and sharp steps), whose statistics are
     undefined (``UNDEFINED``). Agrees with the official values in shared/iqa-reference to 3e-7 (I04)
-    and 0.16 (I08, see tests/test_metrics.py)."""
+    and 0.16 (I08, see tests/test_metrics.py).
+
+    Scores lie on about the 0-100 scale of the official release (the SVR can go beyond it); a
+    higher score (worse quality) counts as more hiding. The tests hold it to the official MATLAB
+    values within 1e-5 on I04 and 0.17 on I08. Loads the ``brisque`` asset when built.
+
+    Raises:
+        PihError: when called, images smaller than 16 x 16.
+
+    References:
+        A. Mittal, A. K. Moorthy, A. C. Bovik, "No-Reference Image Quality Assessment in the Spatial
+        Domain", IEEE TIP 21(12), 2012, doi:10.1109/TIP.2012.2214050.
+    """
 
     info = MetricInfo("brisque", False, True, True, "any size of at least 16x16", ("brisque",))
 
@@ -184,6 +295,14 @@ class NIQE(Metric):
     fewest that give NIQE a patch covariance with some spread. Patches without texture are left out, as
     in the original code; an image with fewer than two patches left (a flat image) scores ``nan``
     (``UNDEFINED``), at every size.
+
+    Scores are non-negative (a distance to the pristine model); a higher score (worse quality)
+    counts as more hiding. Matches the official MATLAB values within 1e-6 on I04 (float32 precision)
+    and 0.02 on I08 (tests/test_metrics.py). Loads the ``niqe`` asset when built.
+
+    References:
+        A. Mittal, R. Soundararajan, A. C. Bovik, "Making a 'Completely Blind' Image Quality
+        Analyzer", IEEE Signal Processing Letters 20(3), 2013, doi:10.1109/LSP.2012.2227726.
     """
 
     info = MetricInfo("niqe", False, True, True,
@@ -211,7 +330,17 @@ class NIQE(Metric):
 class PIQE(Metric):
     """PIQE (Venkatanath et al. 2015, doi:10.1109/NCC.2015.7084843) as MATLAB's ``piqe``: scores 0..100,
     float32 N, lower means better quality. Defined for every image: one without active blocks (a flat
-    image) scores 100, as MATLAB's formula gives."""
+    image) scores 100, as MATLAB's formula gives.
+
+    A higher score (worse quality) counts as more hiding. Images whose sides are not multiples of 16
+    are padded symmetrically, as MATLAB does. Matches MATLAB's official values (given to 0.01)
+    within 0.006 (tests/test_metrics.py).
+
+    References:
+        Venkatanath N., Praneeth D., Maruthi Chandrasekhar Bh., S. S. Channappayya, S. S. Medasani,
+        "Blind Image Quality Evaluation Using Perception Based Features", Twenty First National
+        Conference on Communications (NCC), 2015, doi:10.1109/NCC.2015.7084843.
+    """
 
     info = MetricInfo("piqe", False, True, True, "16x16 blocks; other sizes are padded symmetrically")
 
@@ -238,6 +367,23 @@ class LPIPS(Metric):
     ``convention="lpips"`` (default) is standard LPIPS: [0, 1] images scaled to [-1, 1] as the official
     implementation expects. ``convention="authors"`` feeds [0, 1] images as they are, as the paper's
     authors did (see the book's Deviations page). ``net`` is ``"alex"`` or ``"vgg"``.
+
+    Values float32 (N,), >= 0 (0 for identical images; typically below 1); higher means more hiding.
+    Equals the ``lpips`` package's value within 1e-5 for both conventions, and matches the official
+    values in shared/iqa-reference within 1e-3 (measured 5e-5) (tests/test_metrics.py).
+
+    Args:
+        net: the backbone, ``"alex"`` (AlexNet; images at least 32 x 32) or ``"vgg"`` (VGG16; at
+            least 16 x 16). Its weights are the verified ``alexnet``/``vgg16`` assets.
+        convention: ``"lpips"`` (inputs mapped to [-1, 1]) or ``"authors"`` (inputs in [0, 1]).
+
+    Raises:
+        PihError: ``net`` or ``convention`` is not one of those; the backbone asset lacks layers;
+            when called, images smaller than the backbone needs.
+
+    References:
+        R. Zhang, P. Isola, A. A. Efros, E. Shechtman, O. Wang, "The Unreasonable Effectiveness of
+        Deep Features as a Perceptual Metric", CVPR 2018, arXiv:1801.03924.
     """
 
     info = MetricInfo("lpips", True, True, True, "at least 32x32 (alex) / 16x16 (vgg)", ("alexnet",))
@@ -307,7 +453,19 @@ class LPIPS(Metric):
         """The backbone's outputs for images (uint8, or float in [0, 1]), one tensor a layer.
 
         The input convention and LPIPS's own scaling layer are one affine map per channel, applied
-        in a single pass in channels-last layout (which makes the convolutions faster on CPU)."""
+        in a single pass in channels-last layout (which makes the convolutions faster on CPU).
+        ``x`` is not checked here (``__call__`` does that); the model moves to ``x``'s device.
+
+        Args:
+            x: images N x 3 x H x W, uint8 (0..255) or float in [0, 1], on any device.
+
+        Returns:
+            list[torch.Tensor]: five float32 feature maps N x C_l x H_l x W_l (AlexNet: C = 64,
+            192, 384, 256, 256; VGG16: 64, 128, 256, 512, 512), made in inference mode.
+
+        Raises:
+            PihError: images smaller than 32 x 32 (alex) or 16 x 16 (vgg).
+        """
         if min(x.shape[-2:]) < self.min_size:
             raise PihError(f"lpips ({self.net}) needs images of at least {self.min_size}x{self.min_size}, "
                            f"got {x.shape[-2]}x{x.shape[-1]}")
@@ -342,7 +500,18 @@ class LPIPS(Metric):
     def reference(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """What LPIPS needs of the reference images, per layer: w * unit features (one row a
         position), and the mean over positions of sum_c w_c unit_c^2. Computed once, it serves any
-        number of comparisons."""
+        number of comparisons.
+
+        Args:
+            x: reference images N x 3 x H x W, uint8 or float in [0, 1] (not checked here).
+
+        Returns:
+            list[tuple[torch.Tensor, torch.Tensor]]: per layer, float32 (N H_l W_l) x C_l and (N,),
+            on ``x``'s device; the ``reference`` argument of ``distance``.
+
+        Raises:
+            PihError: images smaller than the backbone needs.
+        """
         import lpips
 
         with torch.inference_mode():
@@ -359,7 +528,19 @@ class LPIPS(Metric):
         Per layer, with unit features u (reference) and v = f / (|f| + eps) (``y``) and the linear
         layer's weights w: mean over positions of sum_c w_c (u_c - v_c)^2, expanded as
         sum w u^2 + sum w f^2 / (|f| + eps)^2 - 2 sum (w u) f / (|f| + eps). The same value as the
-        ``lpips`` package (to float rounding), without forming v or the difference."""
+        ``lpips`` package (to float rounding), without forming v or the difference.
+
+        Args:
+            reference: ``reference(x)`` of N reference images.
+            y: N distorted images of the reference images' H x W, uint8 or float in [0, 1] (not
+                checked here).
+
+        Returns:
+            torch.Tensor: LPIPS, float32 of shape (N,), >= 0, on ``y``'s device.
+
+        Raises:
+            PihError: images smaller than the backbone needs.
+        """
         with torch.inference_mode():
             total = 0
             for (wu, wuu), f, w1 in zip(reference, self.raw_features(y), self._w1, strict=True):
@@ -387,7 +568,20 @@ VGG_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 class VGGDistance(Metric):
     """Feature-space distance of Johnson et al. (2016) in VGG16, as the authors computed it:
     images resized to 224x224 (bilinear), ImageNet-normalised; the sum over relu1_2, relu2_2,
-    relu3_3 and relu4_3 of the mean absolute feature difference."""
+    relu3_3 and relu4_3 of the mean absolute feature difference.
+
+    Values float32 (N,), >= 0 (0 for identical images); higher means more hiding. No official values
+    to calibrate against (the authors' script is the definition). Loads the ``vgg16`` asset.
+
+    Args:
+        size: the side images are resized to, in pixels (224, as the authors did).
+        batch_size: images per forward pass.
+
+    References:
+        J. Johnson, A. Alahi, L. Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and
+        Super-Resolution", ECCV 2016, arXiv:1603.08155; VGG16: K. Simonyan, A. Zisserman, "Very Deep
+        Convolutional Networks for Large-Scale Image Recognition", ICLR 2015, arXiv:1409.1556.
+    """
 
     info = MetricInfo("vgg", True, True, True, "resized to 224x224 (bilinear)", ("vgg16",))
 
@@ -425,7 +619,23 @@ class FID(Metric):
     the TorchScript port of the 2015-12-05 TF Inception, images resized to 299x299 (bilinear) and
     scaled as (v - 128) / 128 on the 0-255 scale. Needs two sets of at least 2 images each; with
     fewer images than 2048 the covariances are singular and FID is biased high (compare like with
-    like)."""
+    like).
+
+    ``m(x, y)`` returns a 0-d float64 tensor, >= 0 up to round-off; higher means more hiding.
+    Bit-identity of the Inception weights with pytorch-fid's is not confirmed (shared/docs/
+    paper-notes.md); the Fréchet distance itself agrees with the closed form within 1e-9
+    (tests/test_metrics.py). Loads the ``inception`` asset.
+
+    Args:
+        batch_size: images per forward pass.
+
+    Raises:
+        PihError: when called, a set with fewer than 2 images.
+
+    References:
+        M. Heusel, H. Ramsauer, T. Unterthiner, B. Nessler, S. Hochreiter, "GANs Trained by a Two
+        Time-Scale Update Rule Converge to a Local Nash Equilibrium", NeurIPS 2017, arXiv:1706.08500.
+    """
 
     info = MetricInfo("fid", True, True, False, "resized to 299x299 (bilinear)", ("inception",))
 
@@ -436,6 +646,14 @@ class FID(Metric):
             self.model = torch.jit.load(str(assets.resolve("inception")), map_location="cpu").eval()
 
     def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Inception pool3 features of images.
+
+        Args:
+            x: float images N x 3 x H x W in [0, 1] (not checked here), on any device.
+
+        Returns:
+            torch.Tensor: float64 N x 2048 on ``x``'s device.
+        """
         self.model.to(x.device)
         out = []
         with torch.inference_mode():
@@ -464,7 +682,21 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     tr((C_a C_b)^(1/2)) is computed as the sum of the square roots of the eigenvalues of the symmetric
     C_a^(1/2) C_b C_a^(1/2), which has the same eigenvalues as C_a C_b: two symmetric
-    eigendecompositions instead of a general matrix square root (pytorch-fid's ``sqrtm``)."""
+    eigendecompositions instead of a general matrix square root (pytorch-fid's ``sqrtm``).
+
+    Args:
+        a: feature rows M x D (M >= 2), any float dtype (computed in float64).
+        b: feature rows K x D (K >= 2), on ``a``'s device.
+
+    Returns:
+        torch.Tensor: the Fréchet distance, a 0-d float64 tensor, >= 0 up to round-off (negative
+        eigenvalues from round-off are clamped to 0). Agrees with the closed form (a general matrix
+        square root) within 1e-9 (tests/test_metrics.py).
+
+    References:
+        M. Heusel et al., NeurIPS 2017, arXiv:1706.08500 (FID); D. C. Dowson, B. V. Landau, "The
+        Fréchet Distance between Multivariate Normal Distributions", J. Multivariate Analysis, 1982.
+    """
     a, b = a.double(), b.double()
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = torch.cov(a.T), torch.cov(b.T)
@@ -484,19 +716,59 @@ REGISTRY: dict[str, Callable[..., Metric]] = {
 
 
 def metric_names() -> list[str]:
-    """The registry's metric names, in the paper's order."""
+    """The registry's metric names, in the paper's order.
+
+    Returns:
+        list[str]: ``["mse", "psnr", "ssim", "brisque", "niqe", "piqe", "vgg", "fid", "lpips"]``
+        (a new list each call).
+    """
     return list(REGISTRY)
 
 
 def metric_info(name: str) -> MetricInfo:
-    """What the registry knows of metric ``name``, without loading it."""
+    """What the registry knows of metric ``name``, without loading it.
+
+    Args:
+        name: a registry name (``metric_names()``), e.g. ``"lpips"``.
+
+    Returns:
+        MetricInfo: the class-level info (for LPIPS: that of the default ``net="alex"``).
+
+    Raises:
+        PihError: ``name`` is not in the registry; the message lists the names.
+    """
     if name not in REGISTRY:
         raise PihError(f"unknown metric {name!r}; choose from {', '.join(REGISTRY)}")
     return REGISTRY[name].info
 
 
 def metric(name: str, **options) -> Metric:
-    """The metric ``name`` (see ``metric_names()``), built with ``options`` (e.g. ``net="vgg"``)."""
+    """The metric ``name`` (see ``metric_names()``), built with ``options`` (e.g. ``net="vgg"``).
+
+    Building loads the metric's pretrained weights (``info.assets``) once; the returned object can be
+    called any number of times, on any device.
+
+    Args:
+        name: ``"mse"``, ``"psnr"``, ``"ssim"``, ``"brisque"``, ``"niqe"``, ``"piqe"``, ``"vgg"``,
+            ``"fid"`` or ``"lpips"``.
+        **options: keyword arguments of the metric's class: ``ssim``: ``channels`` ("grey" or
+            "rgb"); ``lpips``: ``net`` ("alex" or "vgg"), ``convention`` ("lpips" or "authors");
+            ``vgg``: ``size``, ``batch_size``; ``fid``: ``batch_size``. The others take none.
+
+    Returns:
+        Metric: a callable ``m(x, y=None)`` returning one float32 value per image, shape (N,) (FID:
+        a 0-d float64 tensor); see ``Metric.__call__`` for the inputs and ``m.info`` for the
+        direction and input size.
+
+    Raises:
+        PihError: ``name`` is not in the registry; an option the metric does not take; a bad option
+            value (e.g. ``net="squeeze"``); a pretrained asset that cannot be had or fails its check.
+
+    Example::
+
+        lp = pihlib.metric("lpips")              # standard LPIPS-alex
+        d = lp(plain, pihlib.scramble(plain, key))  # float32 (N,)
+    """
     if name not in REGISTRY:
         raise PihError(f"unknown metric {name!r}; choose from {', '.join(REGISTRY)}")
     try:

@@ -3,7 +3,7 @@ older airbench-style network (FastNet), and the CIFAR ResNet-18, a middle ground
 parameters) for trying other budgets.
 
 All take any number of input channels: 3 for PE (no adaptation network), 16 after the LE, ELE and
-EtC adaptation networks.
+EtC adaptation networks. Each maps float inputs N x C x 32 x 32 to logits N x classes (float).
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ class _ShakeDropFunction(torch.autograd.Function):
 
 
 class ShakeDrop(nn.Module):
+    """ShakeDrop on a residual branch (Yamada et al. 2019, arXiv:1802.02375): in training, the gate is
+    drawn once per batch (kept with probability 1 - ``p_drop``), alpha ~ U[-1, 1] and beta ~ U[0, 1]
+    per sample; in evaluation the branch is scaled by 1 - ``p_drop``.
+
+    Args:
+        p_drop: the drop probability of this block, in [0, 1].
+    """
+
     def __init__(self, p_drop: float):
         super().__init__()
         self.p_drop = p_drop
@@ -62,7 +70,23 @@ class _PyramidBlock(nn.Module):
 
 class PyramidNetShakeDrop(nn.Module):
     """PyramidNet (Han et al. 2017), basic blocks, depth 6n + 2, widening ``alpha``, with ShakeDrop:
-    block l of L drops with probability 0.5 l / L. Depth 110, alpha 270: about 28.5M parameters."""
+    block l of L drops with probability 0.5 l / L. Depth 110, alpha 270: about 28.5M parameters.
+
+    The paper's classifier (depth 110, alpha 270). ``forward``: float N x ``in_channels`` x H x W
+    (H, W divisible by 4) -> logits N x ``classes``.
+
+    Args:
+        in_channels: input channels (3 for images, 16 after an adaptation network).
+        depth: 6n + 2 layers, n basic blocks per stage.
+        alpha: the total widening over the 3n blocks (channels grow linearly from ``width``).
+        classes: output logits.
+        width: the stem's channels.
+
+    References:
+        D. Han, J. Kim, J. Kim, "Deep Pyramidal Residual Networks", CVPR 2017, arXiv:1610.02915;
+        Y. Yamada, M. Iwamura, T. Akiba, K. Kise, "ShakeDrop Regularization for Deep Residual
+        Learning", IEEE Access 2019, arXiv:1802.02375.
+    """
 
     def __init__(self, in_channels: int = 3, depth: int = 110, alpha: int = 270, classes: int = 10,
                  width: int = 16):
@@ -87,7 +111,15 @@ class PyramidNetShakeDrop(nn.Module):
 
 class FastNet(nn.Module):
     """An airbench-style network (KellerJordan/cifar10-airbench): a stem and three groups of
-    conv - max-pool - BN - GELU - conv - BN - GELU, global max-pool, a scaled linear head."""
+    conv - max-pool - BN - GELU - conv - BN - GELU, global max-pool, a scaled linear head.
+
+    ``forward``: float N x ``in_channels`` x H x W -> logits N x ``classes`` (divided by 9).
+
+    Args:
+        in_channels: input channels (3 for images, 16 after an adaptation network).
+        widths: the three groups' channels.
+        classes: output logits.
+    """
 
     def __init__(self, in_channels: int = 3, widths: tuple[int, int, int] = (64, 256, 256),
                  classes: int = 10):
@@ -125,7 +157,18 @@ class _BasicBlock(nn.Module):
 
 class ResNet18(nn.Module):
     """ResNet-18 (He et al. 2016) for 32 x 32 images: a 3 x 3 stem without pooling, then four stages
-    of two basic blocks (64, 128, 256, 512 channels)."""
+    of two basic blocks (64, 128, 256, 512 channels).
+
+    ``forward``: float N x ``in_channels`` x H x W -> logits N x ``classes``.
+
+    Args:
+        in_channels: input channels (3 for images, 16 after an adaptation network).
+        classes: output logits.
+
+    References:
+        K. He, X. Zhang, S. Ren, J. Sun, "Deep Residual Learning for Image Recognition", CVPR 2016,
+        arXiv:1512.03385.
+    """
 
     def __init__(self, in_channels: int = 3, classes: int = 10):
         super().__init__()
@@ -157,6 +200,18 @@ class AirbenchNet(nn.Sequential):
     the 2 x 2 patches and their negatives (all 12 of an RGB patch; the 12 strongest of the 64 of a
     16-channel patch, which keeps the network as fast as on RGB images). With ``whiten=False`` the
     first layer is an ordinary trainable convolution of the same shape.
+
+    ``forward``: float N x ``in_channels`` x H x W -> logits N x ``classes``.
+
+    Args:
+        in_channels: input channels (3 for images, 16 after an adaptation network).
+        classes: output logits.
+        widths: the three groups' channels; None: airbench95's (128, 384, 384).
+        whiten: a frozen first layer set by ``whiten`` (True), or a trainable one (False).
+
+    References:
+        K. Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498, 2024 (the
+        airbench networks and recipes; KellerJordan/cifar10-airbench).
     """
 
     WHITEN_DIRECTIONS = 12  # = 3 x 2 x 2, airbench's on RGB images
@@ -183,7 +238,13 @@ class AirbenchNet(nn.Sequential):
         """Set the first layer to whiten the strongest directions of the 2 x 2 patches of ``inputs``
         (airbench's ``get_patches`` and ``get_whitening_parameters``, as its ``init_whitening_conv``
         uses them, keeping the leading directions); a no-op for a network built with
-        ``whiten=False``."""
+        ``whiten=False``.
+
+        Args:
+            inputs: what the network will see, float N x ``in_channels`` x H x W (a few thousand
+                training inputs: scrambled images, or the adaptation network's output).
+            eps: added to the eigenvalues before the inverse square root.
+        """
         if not self.whitened:
             return
         patches = get_patches(inputs.float(), patch_shape=self[0].weight.shape[2:])
@@ -194,4 +255,5 @@ class AirbenchNet(nn.Sequential):
 
     @property
     def whitening_bias(self) -> nn.Parameter:
+        """The first layer's bias (trainable also when its weight is frozen)."""
         return self[0].bias
