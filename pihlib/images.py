@@ -12,12 +12,7 @@ name.
 
 from __future__ import annotations
 
-import base64
-import io
-
-import numpy as np
 import torch
-from PIL import Image
 
 from .errors import PihError
 
@@ -138,15 +133,3 @@ def as_uint8(x: torch.Tensor, what: str = "images") -> tuple[torch.Tensor, bool,
                        f"ToDtype(scale=True) give) to scramble exactly; these are off by up to "
                        f"{off:.3g}/255, more than the {tol:.3g}/255 that {x.dtype}'s rounding explains")
     return q.to(torch.uint8), single, True
-
-
-def png_base64(image: torch.Tensor) -> str:
-    """A uint8 3 x H x W image as base64 PNG text (lossless, small enough for a JSON record)."""
-    buf = io.BytesIO()
-    Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def decode_png(text: str) -> np.ndarray:
-    """The H x W x 3 uint8 array of ``png_base64``'s text."""
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"))
