@@ -3,46 +3,42 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from .errors import PihError
-from .scramblers import REGISTRY
-
-
-def _log2_factorial(n: int) -> float:
-    return math.lgamma(n + 1) / math.log(2)
-
-
-def _log2_binomial(n: int, k: int) -> float:
-    return _log2_factorial(n) - _log2_factorial(k) - _log2_factorial(n - k)
+from .methods import get_method
 
 
 def key_space_bits(method: str, shape: tuple[int, int] = (32, 32), block_size: int = 4,
-                   **options) -> dict[str, float]:
+                   **options: Any) -> dict[str, float]:
     """log2 of the number of keys (``nominal``) and of distinct scrambles they give (``effective``).
 
-    The two differ for EtC only: 4 rotations x 3 flips give 12 codes but only the 8 symmetries of a
-    square (a 180-degree rotation is both flips), so each block has 8 x 6 distinct transforms.
+    Each method's count is its registry entry's ``key_space`` (``pihlib.methods``): PE 2^(3HW) x 6^(HW);
+    PE-IIR C(3HW, inverted); EtC C(n, n/2) x n! x (4 x 3 x 6)^n for n blocks; LE (6B^2)!;
+    ELE ((6B^2)!)^n x n!. The two differ for EtC only: 4 rotations x 3 flips give 12 codes but only the
+    8 symmetries of a square (a 180-degree rotation is both flips), so each block has 8 x 6 distinct
+    transforms.
+
+    Args:
+        method: ``"PE"``, ``"EtC"``, ``"LE"``, ``"ELE"`` or ``"PE-IIR"``.
+        shape: (H, W) of the images.
+        block_size: B (EtC, LE, ELE; ignored by PE and PE-IIR); the blocks counted are
+            (H // B) x (W // B), nothing else is checked.
+        **options: ``inverted=<count>`` for PE-IIR (default 3HW // 2); other options do not change
+            the count.
+
+    Returns:
+        dict[str, float]: ``{"nominal": bits, "effective": bits}``, each >= 0.
+
+    Raises:
+        PihError: an unknown method.
+
+    References:
+        Madono, Tanaka, Onishi, Ogawa, "Scrambling Parameter Generation to Improve Perceptual
+        Information Hiding", IS&T Electronic Imaging (the key spaces its Algorithm 1 searches); the
+        methods' sources are cited in ``pihlib.methods``.
     """
-    if method not in REGISTRY:
-        raise PihError(f"unknown scrambling method {method!r}")
-    h, w = shape
-    values = 3 * h * w
-    blocks = (h // block_size) * (w // block_size)
-    if method == "PE":
-        bits = values + h * w * math.log2(6)
-        return {"nominal": bits, "effective": bits}
-    if method == "PE-IIR":
-        bits = _log2_binomial(values, options.get("inverted", values // 2))
-        return {"nominal": bits, "effective": bits}
-    if method == "LE":
-        bits = _log2_factorial(6 * block_size**2)
-        return {"nominal": bits, "effective": bits}
-    if method == "ELE":
-        bits = blocks * _log2_factorial(6 * block_size**2) + _log2_factorial(blocks)
-        return {"nominal": bits, "effective": bits}
-    common = _log2_binomial(blocks, blocks // 2) + _log2_factorial(blocks)
-    return {"nominal": common + blocks * math.log2(4 * 3 * 6),
-            "effective": common + blocks * math.log2(8 * 6)}
+    nominal, effective = get_method(method).key_space(tuple(shape), block_size, options)
+    return {"nominal": nominal, "effective": effective}
 
 
 def selection_cost_bits(trials: int) -> float:

@@ -317,3 +317,102 @@ def test_the_docstring_check_refuses_what_is_not_documented():
     good.__doc__ = bad
     assert _doc_problems(good) == ["argument 'x' not documented (an 'Args:' entry 'x: ...')",
                                    "documents 'z', which is not an argument"]
+
+
+# No import circles ---------------------------------------------------------------------------------
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, every form counted wherever it stands (inside a
+    function too): ``import p.a``, ``from p.a import x``, ``from . import a``, ``from .a import x``.
+    A name imported from a package that is not a module of it counts as importing the package."""
+    paths = {".".join(p.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in sorted(package.rglob("*.py"))}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here[:len(here) - node.level + 1] + [node.module or ""]) if node.level \
+                    else node.module or ""
+                base = base.rstrip(".")
+                targets = ([base] if node.module else []) + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in paths:  # a name in a module, or an outside module
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One circle (a -> b -> ... -> a) for each group of modules that import one another."""
+    found, done = [], set()
+    for start in sorted(graph):
+        if start in done:
+            continue
+        reach = _reachable(graph, start)
+        group = {m for m in reach if start in _reachable(graph, m)}
+        done |= group | {start}
+        if start in group:
+            found.append(_path(graph, start, group))
+    return found
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _path(graph: dict[str, set[str]], start: str, group: set[str]) -> list[str]:
+    """A shortest circle from ``start`` back to it, within ``group``."""
+    came = {start: None}
+    todo = [start]
+    while todo:
+        node = todo.pop(0)
+        for nxt in sorted(graph[node] & group):
+            if nxt == start:
+                path = [node]
+                while came[path[-1]] is not None:
+                    path.append(came[path[-1]])
+                return [*reversed(path), start]
+            if nxt not in came:
+                came[nxt] = node
+                todo.append(nxt)
+    raise AssertionError(f"{start} is in no circle")
+
+
+def test_pihlib_has_no_import_circle():
+    graph = import_graph(ROOT / "pihlib")
+    assert "pihlib.methods" in graph and "pihlib.keys" in graph["pihlib.scramblers"]
+    found = circles(graph)  # the whole package, pihlib/reproduction too
+    assert not found, "import circles: " + "; ".join(" -> ".join(c) for c in found)
+
+
+def test_the_circle_check_sees_every_form_of_import(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for path, text in [
+        ("__init__.py", "from .a import A\n"),
+        ("a.py", "A = 1\ndef f():\n    from . import b\n"),  # inside a function
+        ("b.py", "from .sub import c\n"),  # a module of a subpackage
+        ("sub/__init__.py", ""),
+        ("sub/c.py", "import pkg.sub.d\n"),  # absolute
+        ("sub/d.py", "from ..a import A\nimport os\nfrom typing import Any\n"),  # two levels up
+        ("e.py", "from . import A\n"),  # a name from the package's __init__
+    ]:
+        (pkg / path).write_text(text)
+    graph = import_graph(pkg)
+    assert graph == {"pkg": {"pkg.a"}, "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.sub", "pkg.sub.c"},
+                     "pkg.sub": set(), "pkg.sub.c": {"pkg.sub.d"}, "pkg.sub.d": {"pkg.a"},
+                     "pkg.e": {"pkg"}}
+    assert circles(graph) == [["pkg.a", "pkg.b", "pkg.sub.c", "pkg.sub.d", "pkg.a"]]
+    assert circles({"x": {"y"}, "y": {"x"}, "z": {"x"}}) == [["x", "y", "x"]]
