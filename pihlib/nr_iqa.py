@@ -325,6 +325,13 @@ def niqe_score(img: torch.Tensor, model: dict[str, np.ndarray]) -> torch.Tensor:
 PIQE_BLOCK, PIQE_ACTIVITY, PIQE_IMPAIRED, PIQE_SEGMENT = 16, 0.1, 0.1, 6
 
 
+def _symmetric_index(size: int, length: int, device: torch.device) -> torch.Tensor:
+    """Indices 0..size-1 extended to ``length`` by mirroring, as MATLAB's ``padarray(..., 'symmetric',
+    'post')``: 0, 1, ..., size-1, size-1, ..., 0, 0, 1, ..."""
+    i = torch.arange(length, device=device) % (2 * size)
+    return torch.where(i < size, i, 2 * size - 1 - i)
+
+
 def piqe_score(img: torch.Tensor) -> torch.Tensor:
     """PIQE (0..100) of grey images N x 1 x H x W (0..255), as MATLAB's ``piqe``.
 
@@ -344,9 +351,9 @@ def piqe_score(img: torch.Tensor) -> torch.Tensor:
     b = PIQE_BLOCK
     n, _, h, w = img.shape
     ph, pw = (-h) % b, (-w) % b
-    if ph or pw:  # MATLAB pads with 'symmetric'
-        img = torch.cat([img, img.flip(-2)[:, :, :ph]], dim=-2) if ph else img
-        img = torch.cat([img, img.flip(-1)[:, :, :, :pw]], dim=-1) if pw else img
+    if ph or pw:  # MATLAB pads with 'symmetric' (mirrored again and again past a side shorter than the pad)
+        img = img.index_select(-2, _symmetric_index(h, h + ph, img.device))
+        img = img.index_select(-1, _symmetric_index(w, w + pw, img.device))
     peak = img.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1)
     img = torch.round(255 * img / peak)
     norm, _ = mscn(img, gaussian_window(img.device), "replicate")

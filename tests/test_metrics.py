@@ -225,3 +225,17 @@ def test_a_float_dtype_too_coarse_for_8_bit_levels_is_refused_by_name(cifar_imag
     x = (cifar_images[:2] / 255).to(torch.float8_e4m3fn)
     with pytest.raises(pihlib.PihError, match="float8_e4m3fn"):
         pihlib.metric("psnr")(x, x)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (1, 1), (16, 3), (40, 37)])
+def test_piqe_pads_any_side_as_matlab_does(shape):
+    """MATLAB pads to a multiple of 16 with 'symmetric', mirroring again past a side shorter than the
+    pad (numpy's 'symmetric' mode): a 5 x 7 image is scored as its mirrored 16 x 16 extension."""
+    from pihlib.nr_iqa import PIQE_BLOCK, piqe_score
+
+    h, w = shape
+    img = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 1, h, w)).astype(np.float64))
+    pad = ((0, 0), (0, 0), (0, (-h) % PIQE_BLOCK), (0, (-w) % PIQE_BLOCK))
+    padded = np.pad(img.numpy(), pad, mode="symmetric")
+    assert torch.equal(piqe_score(img), piqe_score(torch.from_numpy(padded)))
+    assert torch.isfinite(piqe_score(img)).all()
