@@ -62,7 +62,8 @@ class MetricInfo:
 
 def _batches(n: int, size: int, desc: str):
     starts = range(0, n, size)
-    return tqdm(starts, desc=desc, disable=len(starts) < 8, leave=False)
+    # None: tqdm draws the bar only on a terminal (not into logs, CI output or executed notebooks)
+    return tqdm(starts, desc=desc, disable=True if len(starts) < 8 else None, leave=False)
 
 
 class Metric:
