@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,10 @@ import numpy as np
 import torch
 
 import pihlib
-from pihlib import oracle
+
+# the step-by-step scramblers live with the tests (tests/oracle.py): the checkout's root on the path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import oracle  # noqa: E402
 
 # the project's shared folder: $PIH_SHARED, else beside the checkout (as the tests find it)
 SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))

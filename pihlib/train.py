@@ -99,7 +99,24 @@ CUTOUT_FILL = 128  # mid-grey in the plain domain (airbench fills its normalised
 class TrainConfig:
     """One training run. Every field left None takes its ``recipe``'s value (``RECIPES``). Under the
     airbench recipe ``lr`` and ``weight_decay`` are per 1024 examples and decoupled (airbench's
-    parametrisation); under the classic one they are SGD's own."""
+    parametrisation); under the classic one they are SGD's own. Each field is described where it is
+    declared; ``digest()`` names the configuration (and ``CHECKPOINT_VERSION``) in checkpoints.
+
+    Raises:
+        PihError: at construction, a ``recipe``, ``method``, ``classifier``, ``schedule`` or ``flip``
+            that is not one of those listed; ``epochs`` or ``batch_size`` not a positive int;
+            ``translate``, ``cutout``, ``whiten_bias_epochs`` or ``seed`` not a non-negative int;
+            ``tta`` not 0, 1 or 2; ``whiten``, ``lookahead`` or ``reflect`` not a bool; ``lr``,
+            ``momentum``, ``weight_decay``, ``bias_scaler``, ``warmup_epochs`` or ``label_smoothing``
+            not a non-negative number, ``lr`` 0, ``momentum`` 1 or more; ``whiten`` with a classifier
+            other than ``"airbench"``.
+
+    References:
+        K. Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (airbench: the
+        ``"airbench"`` recipe's hyper-parameters, airbench95's); Madono, Tanaka, Onishi, Ogawa,
+        "Scrambling Parameter Generation to Improve Perceptual Information Hiding", IS&T Electronic
+        Imaging (the methods and the paper's training set-up).
+    """
 
     method: str  # "PE", "EtC", "LE", "ELE", or "plain" (no scrambling)
     recipe: str = "airbench"
@@ -178,6 +195,23 @@ def _is_int(v) -> bool:
 
 @dataclass
 class TrainResult:
+    """What ``train`` returns.
+
+    Attributes:
+        config: the run's configuration.
+        test_accuracy: the final test accuracy in [0, 1], with test-time augmentation where the
+            config asks for it (NaN if no epoch ran).
+        history: one record per epoch: ``epoch`` (1-based), ``loss`` (mean training loss),
+            ``train_accuracy`` and ``test_accuracy`` in [0, 1], ``time_s`` (cumulative training
+            seconds, evaluation left out, across resumes); the last also ``tta_accuracy`` where the
+            config asks for test-time augmentation.
+        train_time_s: the training time of all epochs in seconds (evaluation left out), across resumes.
+        images_per_s: training images a second over all epochs.
+        device: the device trained on, in words.
+        resumed_from_epoch: the epochs a checkpoint had done when this call started (0: none).
+        model: the trained ``ScrambledClassifier`` in eval mode (not part of any record).
+    """
+
     config: TrainConfig
     test_accuracy: float  # with test-time augmentation where the config asks for it
     history: list[dict] = field(default_factory=list)  # per epoch: loss, train and test accuracy, time
@@ -331,8 +365,29 @@ def _layout(x: torch.Tensor, mixed_precision: bool) -> torch.Tensor:
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, key: Key | None, tta: int = 0,
             mixed_precision: bool | None = None) -> torch.Tensor:
-    """Logits of ``model`` for uint8 ``images``: every test-time view made of the plain image, then
-    scrambled with ``key``, then classified; the views' logits averaged with their weights."""
+    """Logits of ``model`` for plain images: every test-time view is made of the plain image, then
+    scrambled with ``key`` and classified; the views' logits are averaged with their weights.
+
+    Args:
+        model: a ``ScrambledClassifier`` (or any module that takes float N x 3 x H x W in [0, 1] and
+            returns ``(logits, extra_loss)``); put in eval mode.
+        images: plain images, uint8 N x 3 x H x W (RGB, levels 0..255), on any device (moved to the
+            model's).
+        key: the key that scrambles every view; None feeds the plain views (``method="plain"``).
+        tta: test-time augmentation, 0 (none), 1 (mirror) or 2 (mirror + translate): see ``tta_views``.
+        mixed_precision: bf16 autocast and channels-last; None: on CUDA only.
+
+    Returns:
+        torch.Tensor: float32 logits N x C (C = 10 classes for CIFAR-10) on the model's device.
+
+    Raises:
+        PihError: ``images`` are not a batch ``scramble`` takes (uint8 N x 3 x H x W of the key's
+            H x W), or ``key`` is not a ``Key`` (see ``pihlib.scramble``).
+
+    References:
+        K. Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (the
+        test-time augmentation).
+    """
     model.eval()
     device = next(model.parameters()).device
     mp = device.type == "cuda" if mixed_precision is None else mixed_precision
@@ -348,13 +403,139 @@ def predict(model: nn.Module, images: torch.Tensor, key: Key | None, tta: int = 
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, key: Key | None,
              batch_size: int = 1000, mixed_precision: bool | None = None, tta: int = 0) -> float:
-    """Test accuracy of ``model`` on ``images`` scrambled with ``key`` (``tta``: see ``tta_views``)."""
+    """Accuracy of ``model`` on ``images`` scrambled with ``key``, in batches (see ``predict``).
+
+    Args:
+        model: as for ``predict``.
+        images: plain images, uint8 N x 3 x H x W (RGB, levels 0..255), on any device.
+        labels: their classes, int64 of shape (N,).
+        key: the key that scrambles every image; None for ``method="plain"``.
+        batch_size: images per forward pass (a positive int); trades memory for speed only.
+        mixed_precision: bf16 autocast and channels-last; None: on CUDA only.
+        tta: test-time augmentation, 0, 1 or 2 (see ``tta_views``).
+
+    Returns:
+        float: the fraction of images whose top logit is their label, in [0, 1].
+
+    Raises:
+        PihError: as ``predict``.
+
+    References:
+        Madono, Tanaka, Onishi, Ogawa, "Scrambling Parameter Generation to Improve Perceptual
+        Information Hiding", IS&T Electronic Imaging (Table 2: test accuracy on scrambled images).
+    """
     device = next(model.parameters()).device
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for i in range(0, len(images), batch_size):
         logits = predict(model, images[i:i + batch_size], key, tta, mixed_precision)
         correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
     return correct.item() / len(images)
+
+
+def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.Tensor,
+          test_images: torch.Tensor, test_labels: torch.Tensor, key: Key | None = None,
+          device: str | torch.device | None = None, checkpoint: str | Path | None = None,
+          stop_after_epochs: int | None = None, progress: bool = True,
+          mixed_precision: bool | None = None) -> TrainResult:
+    """Train a classifier (with its adaptation network) on ``key``-scrambled images and evaluate it.
+
+    Every epoch draws a new order and augmentation of the PLAIN training images, scrambles each batch
+    with ``key`` and takes an optimiser step on it, then measures the test accuracy (after the last
+    epoch also with test-time augmentation, where ``config.tta`` asks). In float32 on the CPU a run is
+    deterministic for ``config.seed``. Inside a process group (``torchrun``) the run is shared by its
+    processes (see the module's docstring).
+
+    Args:
+        config: the run: method, recipe and hyper-parameters, seed.
+        train_images: plain training images, uint8 N x 3 x H x W (RGB, levels 0..255), on any device;
+            H x W the size ``key`` was made for (32 x 32 for CIFAR-10).
+        train_labels: their classes, int64 of shape (N,) (0..9 for CIFAR-10).
+        test_images: plain test images, uint8 M x 3 x H x W.
+        test_labels: their classes, int64 of shape (M,).
+        key: the key that scrambles every image, made for ``config.method``; None for
+            ``method="plain"``.
+        device: where to train (a name or ``torch.device``); None: CUDA when there is one, else the CPU.
+        checkpoint: a file written atomically after every epoch (by rank 0); a run that finds one
+            resumes from it. None: no checkpoint.
+        stop_after_epochs: end the run after this many epochs of this call, as an interruption would,
+            keeping its checkpoint; None: train up to ``config.epochs``.
+        progress: show a progress bar over each epoch's batches (rank 0 only).
+        mixed_precision: bf16 autocast and channels-last; None: on CUDA only.
+
+    Returns:
+        TrainResult: the final test accuracy in [0, 1] (with test-time augmentation where asked), one
+        history record per epoch, the training time in seconds (evaluation left out, across resumes),
+        the device, the epoch resumed from, and the trained model (in eval mode, on ``device``).
+
+    Raises:
+        PihError: a scrambled method without a key, or ``method="plain"`` with one; a key of another
+            method than ``config.method``; a ``device`` torch does not know or this machine lacks; a
+            ``checkpoint`` of another configuration (or of another ``CHECKPOINT_VERSION``); in a
+            process group, processes that disagree on the configuration, the key or the number of
+            training images, or a last batch with fewer images than processes; images ``scramble``
+            refuses (see ``pihlib.scramble``).
+
+    References:
+        K. Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (airbench: the
+        ``"airbench"`` recipe); Madono, Tanaka, Onishi, Ogawa, "Scrambling Parameter Generation to
+        Improve Perceptual Information Hiding", IS&T Electronic Imaging (Table 2: the accuracy of each
+        scrambling method).
+    """
+    if (key is None) != (config.method == "plain"):
+        raise PihError("a scrambled method needs its key; method 'plain' takes none")
+    if key is not None and key.method != config.method:
+        raise PihError(f"the key is for {key.method}, the configuration for {config.method}")
+    device = default_device(device)
+    mp = device.type == "cuda" if mixed_precision is None else mixed_precision
+    _check_distributed(config, key, train_images)
+    progress = progress and rank() == 0
+    path = Path(checkpoint) if checkpoint else None
+    resuming = path is not None and path.exists()
+    run = _setup(config, key, train_images, train_labels, device, mp, whiten=not resuming)
+    history, start = _resume(run, path) if resuming else ([], 0)
+
+    for epoch in range(start, config.epochs):
+        loss, accuracy, seconds = _train_epoch(run, epoch, progress)
+        time_s = (history[-1]["time_s"] if history else 0.0) + seconds  # all epochs', across resumes
+        history.append(_evaluate(run, epoch, loss, accuracy, time_s, test_images, test_labels))
+        if path is not None and run.rank == 0:
+            _save_checkpoint(run, path, history)
+        if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
+            break
+    return _result(run, history, start)
+
+
+@dataclass
+class _Run:
+    """What one training run works with (built by ``_setup``): the model with its optimiser, schedule
+    and look-ahead average, the training set on the device, and the generator that draws every
+    batch's order and augmentation."""
+
+    config: TrainConfig
+    key: Key | None
+    device: torch.device
+    mp: bool  # bf16 autocast and channels-last
+    model: ScrambledClassifier
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    lookahead: LookaheadState | None
+    generator: torch.Generator  # on the device: every epoch's order and augmentation
+    images: torch.Tensor  # plain training images, uint8 N x 3 x H x W, on the device
+    labels: torch.Tensor  # int64 (N,), on the device
+    mirrored: torch.Tensor | None  # bool (N,): each image's mirror under alternating flips
+    world: int  # processes sharing the run
+    rank: int  # this process's
+    net: nn.Module  # what the batches go through: the model, or its DDP wrapper
+    trainable: list[bool] | None = None  # which parameters the DDP wrapper was made for
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.images) // self.config.batch_size)
+
+    @property
+    def reduction(self) -> str:
+        """airbench sums the loss over the batch; the classic recipe averages it."""
+        return "sum" if self.config.recipe == "airbench" else "mean"
 
 
 def _same_everywhere(**values: object) -> None:
@@ -366,139 +547,172 @@ def _same_everywhere(**values: object) -> None:
                        "start every process with the same arguments")
 
 
-def train(config: TrainConfig, train_images: torch.Tensor, train_labels: torch.Tensor,
-          test_images: torch.Tensor, test_labels: torch.Tensor, key: Key | None = None,
-          device: str | torch.device | None = None, checkpoint: str | Path | None = None,
-          stop_after_epochs: int | None = None, progress: bool = True,
-          mixed_precision: bool | None = None) -> TrainResult:
-    """Train and evaluate. ``key`` scrambles every batch (None for ``method="plain"``).
-    ``stop_after_epochs`` ends the run early (as an interruption would), keeping its checkpoint.
-    ``mixed_precision``: bf16 autocast and channels-last; None: on CUDA only. Inside a process group
-    (``torchrun``) the run is shared by its processes (see the module's docstring)."""
-    if (key is None) != (config.method == "plain"):
-        raise PihError("a scrambled method needs its key; method 'plain' takes none")
-    if key is not None and key.method != config.method:
-        raise PihError(f"the key is for {key.method}, the configuration for {config.method}")
-    device = default_device(device)
-    cuda = device.type == "cuda"
-    mp = cuda if mixed_precision is None else mixed_precision
-    world, me = world_size(), rank()
-    if world > 1:
+def _check_distributed(config: TrainConfig, key: Key | None, images: torch.Tensor) -> None:
+    """Inside a process group: every process has the same configuration, key and number of training
+    images, and the last batch has an image for every process (PihError otherwise)."""
+    if (world := world_size()) > 1:
         _same_everywhere(config=config.digest(), key=None if key is None else fingerprint(key),
-                         images=len(train_images))
-        if 0 < (last := len(train_images) % config.batch_size) < world:
+                         images=len(images))
+        if 0 < (last := len(images) % config.batch_size) < world:
             raise PihError(f"the last batch of {last} images cannot be shared by {world} processes: "
                            "choose another batch size")
-        progress = progress and me == 0
-    if cuda:
+
+
+def _setup(config: TrainConfig, key: Key | None, images: torch.Tensor, labels: torch.Tensor,
+           device: torch.device, mp: bool, whiten: bool) -> _Run:
+    """Seed, build the model (``whiten``: its first layer whitened on the first training images; a
+    checkpoint brings its own), its optimiser, schedule and look-ahead average, and move the training
+    set to ``device``."""
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(config.seed)
     generator = torch.Generator(device).manual_seed(config.seed)
     block = key.block_size if key is not None and key.block_size else 4
-    model = ScrambledClassifier(config, tuple(train_images.shape[-2:]), block).to(device)
-    x_all, y_all = train_images.to(device), train_labels.to(device)
-    path = Path(checkpoint) if checkpoint else None
-    if path is None or not path.exists():  # a checkpoint brings its own first layer
+    model = ScrambledClassifier(config, tuple(images.shape[-2:]), block).to(device)
+    x_all, y_all = images.to(device), labels.to(device)
+    if whiten:
         model.whiten(model_inputs(x_all[:WHITEN_IMAGES], key))  # before the look-ahead copies the weights
     if mp:
         model = model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
-    steps_per_epoch = -(-len(train_images) // config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
+    steps_per_epoch = -(-len(x_all) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(config, s, steps_per_epoch))
     lookahead = LookaheadState(model) if config.lookahead else None
     # airbench's alternating flips: each image's mirror is drawn once, then all flip every other epoch
     mirrored = torch.rand(len(x_all), generator=torch.Generator().manual_seed(config.seed)).to(device) < 0.5 \
         if config.flip == "alternate" else None
-    reduction = "sum" if config.recipe == "airbench" else "mean"
-    history, start = [], 0
-    net, trainable = model, None  # net: what the batches go through (the model, or its DDP wrapper)
+    return _Run(config, key, device, mp, model, optimizer, scheduler, lookahead, generator, x_all, y_all,
+                mirrored, world_size(), rank(), net=model)
 
-    if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=True)
-        if state["config_digest"] != config.digest():
-            raise PihError(f"checkpoint {path} belongs to another configuration; move it away to start anew")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if lookahead is not None:
-            lookahead.net_ema = state["lookahead"]
-        generator.set_state(state["generator"].cpu())  # generator states are CPU tensors, CUDA's too
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if cuda and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        history, start = state["history"], state["epoch"]
 
-    for epoch in range(start, config.epochs):
-        model.train()
-        if config.whiten:
-            model.classifier.whitening_bias.requires_grad = epoch < config.whiten_bias_epochs
-        if world > 1 and trainable != (now := [p.requires_grad for p in model.parameters()]):
-            net, trainable = DistributedDataParallel(model), now  # DDP fixes the set of trained parameters
-        epoch_start = time.perf_counter()
-        order = torch.randperm(len(x_all), device=device, generator=generator)
-        flips = mirrored ^ bool(epoch % 2) if config.flip == "alternate" else config.flip == "random"
-        bar = tqdm(range(steps_per_epoch), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False)
-        # running sums stay on the device: reading them every step would wait for the GPU every step
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        for step in bar:
-            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = augment(x_all[batch], config.translate, flips if isinstance(flips, bool) else flips[batch],
-                        generator, reflect=config.reflect, cutout=config.cutout)
-            x, idx = x.tensor_split(world)[me], batch.tensor_split(world)[me]  # this process's share
-            x = _layout(model_inputs(x, key), mp)
-            with torch.autocast(device.type, torch.bfloat16, enabled=mp):
-                logits, extra = net(x)
-                loss = F.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing,
-                                       reduction=reduction)
-                # the extra terms are per batch: weighed against the mean loss, whatever the reduction
-                loss = loss + extra.float() * (len(idx) if reduction == "sum" else 1)
-            optimizer.zero_grad(set_to_none=True)
-            # DDP averages the processes' gradients: scaled so that the average is the global batch's
-            (loss * (world if reduction == "sum" else world * len(idx) / len(batch))).backward()
-            optimizer.step()
-            scheduler.step()
-            done_steps = epoch * steps_per_epoch + step + 1
-            if lookahead is not None and (done_steps % LOOKAHEAD_EVERY == 0 or done_steps == total_steps):
-                last = done_steps == total_steps  # the last step takes the average as it is
-                decay = 1.0 if last else LOOKAHEAD_DECAY * (done_steps / total_steps) ** 3
-                lookahead.update(model, decay=decay)
-            loss_sum += loss.detach() * (1 if reduction == "sum" else len(idx))
-            correct += (logits.argmax(1) == y_all[idx]).sum()
-            if progress and (step % 20 == 0 or step == steps_per_epoch - 1):
-                done = min((step + 1) * config.batch_size, len(x_all)) / world  # this process's, roughly
-                bar.set_postfix(loss=f"{loss_sum.item() / done:.3f}", acc=f"{correct.item() / done:.3f}")
-        if world > 1:  # every process's share of the epoch, and rank 0's BatchNorm statistics
-            dist.all_reduce(loss_sum)
-            dist.all_reduce(correct)
-            for b in model.buffers():
-                dist.broadcast(b, 0)
-        loss_mean, train_acc = loss_sum.item() / len(x_all), correct.item() / len(x_all)  # waits for the GPU
-        elapsed = (history[-1]["time_s"] if history else 0.0) + time.perf_counter() - epoch_start
-        test_acc = evaluate(model, test_images, test_labels, key, mixed_precision=mp)
-        history.append({"epoch": epoch + 1, "loss": loss_mean, "train_accuracy": train_acc,
-                        "test_accuracy": test_acc, "time_s": round(elapsed, 3)})
-        if epoch + 1 == config.epochs and config.tta:
-            history[-1]["tta_accuracy"] = evaluate(model, test_images, test_labels, key, mixed_precision=mp,
-                                                   tta=config.tta)
-        if path is not None and me == 0:
-            buf = io.BytesIO()
-            torch.save({"config_digest": config.digest(), "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        **({"lookahead": lookahead.net_ema} if lookahead is not None else {}),
-                        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                        **({"cuda_rng": torch.cuda.get_rng_state(device)} if cuda else {}),
-                        "history": history, "epoch": epoch + 1}, buf)
-            atomic_write_bytes(path, buf.getvalue())
-        if stop_after_epochs is not None and epoch + 1 - start >= stop_after_epochs:
-            break
-    trained = history[-1]["time_s"] if history else float("nan")  # all epochs', those before a resume too
+def _resume(run: _Run, path: Path) -> tuple[list[dict], int]:
+    """Load the checkpoint at ``path`` into ``run`` (weights, optimiser, schedule, look-ahead average,
+    random states): the history so far and the number of epochs done (PihError if the checkpoint is
+    of another configuration)."""
+    state = torch.load(path, map_location=run.device, weights_only=True)
+    if state["config_digest"] != run.config.digest():
+        raise PihError(f"checkpoint {path} belongs to another configuration; move it away to start anew")
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if run.lookahead is not None:
+        run.lookahead.net_ema = state["lookahead"]
+    run.generator.set_state(state["generator"].cpu())  # generator states are CPU tensors, CUDA's too
+    torch.set_rng_state(state["torch_rng"].cpu())
+    if run.device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), run.device)
+    return state["history"], state["epoch"]
+
+
+def _set_trainable(run: _Run, epoch: int) -> None:
+    """Train mode; the whitening bias trains for its first epochs only; in a process group, a new DDP
+    wrapper whenever the set of trained parameters changes (DDP fixes it)."""
+    run.model.train()
+    if run.config.whiten:
+        run.model.classifier.whitening_bias.requires_grad = epoch < run.config.whiten_bias_epochs
+    if run.world > 1 and run.trainable != (now := [p.requires_grad for p in run.model.parameters()]):
+        run.net, run.trainable = DistributedDataParallel(run.model), now
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> tuple[float, float, float]:
+    """One epoch (0-based ``epoch``) over the training set in a new random order: its mean loss, its
+    training accuracy in [0, 1] (over every process's share) and its wall time in seconds."""
+    config = run.config
+    _set_trainable(run, epoch)
+    epoch_start = time.perf_counter()
+    order = torch.randperm(len(run.images), device=run.device, generator=run.generator)
+    flips = run.mirrored ^ bool(epoch % 2) if config.flip == "alternate" else config.flip == "random"
+    bar = tqdm(range(run.steps_per_epoch), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
+               disable=not progress, leave=False)
+    # running sums stay on the device: reading them every step would wait for the GPU every step
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), dtype=torch.int64, device=run.device)
+    for step in bar:
+        batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+        loss, hits = _train_step(run, batch, flips, epoch * run.steps_per_epoch + step + 1)
+        loss_sum += loss
+        correct += hits
+        if progress and (step % 20 == 0 or step == run.steps_per_epoch - 1):
+            done = min((step + 1) * config.batch_size, len(run.images)) / run.world  # this process's, roughly
+            bar.set_postfix(loss=f"{loss_sum.item() / done:.3f}", acc=f"{correct.item() / done:.3f}")
+    if run.world > 1:  # every process's share of the epoch, and rank 0's BatchNorm statistics
+        dist.all_reduce(loss_sum)
+        dist.all_reduce(correct)
+        for b in run.model.buffers():
+            dist.broadcast(b, 0)
+    n = len(run.images)
+    loss_mean, train_acc = loss_sum.item() / n, correct.item() / n  # waits for the GPU
+    return loss_mean, train_acc, time.perf_counter() - epoch_start
+
+
+def _train_step(run: _Run, batch: torch.Tensor, flips: bool | torch.Tensor,
+                done_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the global ``batch`` (int64 indices into the training set), augmented in
+    the plain domain, of which this process scrambles and trains on its share; then the schedule and
+    the look-ahead average (``done_steps``: steps of the run done with this one) move on. Returns the
+    share's summed loss and number of correct predictions (0-d tensors, left on the device)."""
+    config, summed = run.config, run.reduction == "sum"
+    x = augment(run.images[batch], config.translate, flips if isinstance(flips, bool) else flips[batch],
+                run.generator, reflect=config.reflect, cutout=config.cutout)
+    x, idx = x.tensor_split(run.world)[run.rank], batch.tensor_split(run.world)[run.rank]  # this share
+    x = _layout(model_inputs(x, run.key), run.mp)
+    with torch.autocast(run.device.type, torch.bfloat16, enabled=run.mp):
+        logits, extra = run.net(x)
+        loss = F.cross_entropy(logits.float(), run.labels[idx], label_smoothing=config.label_smoothing,
+                               reduction=run.reduction)
+        # the extra terms are per batch: weighed against the mean loss, whatever the reduction
+        loss = loss + extra.float() * (len(idx) if summed else 1)
+    run.optimizer.zero_grad(set_to_none=True)
+    # DDP averages the processes' gradients: scaled so that the average is the global batch's
+    (loss * (run.world if summed else run.world * len(idx) / len(batch))).backward()
+    run.optimizer.step()
+    run.scheduler.step()
+    total_steps = config.epochs * run.steps_per_epoch
+    if run.lookahead is not None and (done_steps % LOOKAHEAD_EVERY == 0 or done_steps == total_steps):
+        last = done_steps == total_steps  # the last step takes the average as it is
+        decay = 1.0 if last else LOOKAHEAD_DECAY * (done_steps / total_steps) ** 3
+        run.lookahead.update(run.model, decay=decay)
+    return loss.detach() * (1 if summed else len(idx)), (logits.argmax(1) == run.labels[idx]).sum()
+
+
+def _evaluate(run: _Run, epoch: int, loss: float, train_acc: float, time_s: float,
+              test_images: torch.Tensor, test_labels: torch.Tensor) -> dict:
+    """The record of epoch ``epoch`` (0-based): its loss and accuracies, the test accuracy measured
+    now (and after the last epoch with test-time augmentation, where the config asks), and the
+    training time so far in seconds."""
+    config = run.config
+    test_acc = evaluate(run.model, test_images, test_labels, run.key, mixed_precision=run.mp)
+    record = {"epoch": epoch + 1, "loss": loss, "train_accuracy": train_acc, "test_accuracy": test_acc,
+              "time_s": round(time_s, 3)}
+    if epoch + 1 == config.epochs and config.tta:
+        record["tta_accuracy"] = evaluate(run.model, test_images, test_labels, run.key,
+                                          mixed_precision=run.mp, tta=config.tta)
+    return record
+
+
+def _save_checkpoint(run: _Run, path: Path, history: list[dict]) -> None:
+    """Write everything a resumed run needs after the last epoch of ``history`` to ``path``,
+    atomically: the configuration's digest, weights, optimiser, schedule, look-ahead average, random
+    states, the history and the number of epochs done."""
+    buf = io.BytesIO()
+    cuda = run.device.type == "cuda"
+    torch.save({"config_digest": run.config.digest(), "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+                **({"lookahead": run.lookahead.net_ema} if run.lookahead is not None else {}),
+                "generator": run.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                **({"cuda_rng": torch.cuda.get_rng_state(run.device)} if cuda else {}),
+                "history": history, "epoch": history[-1]["epoch"]}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _result(run: _Run, history: list[dict], start: int) -> TrainResult:
+    """The run's result: its last accuracy (with test-time augmentation where measured), its training
+    time over all epochs (those before a resume too) and the trained model in eval mode."""
+    trained = history[-1]["time_s"] if history else float("nan")
     last = history[-1] if history else {}
-    return TrainResult(config, last.get("tta_accuracy", last.get("test_accuracy", float("nan"))), history,
-                       trained, len(history) * len(x_all) / trained if trained > 0 else float("nan"),
-                       device_name(device), start, model.eval())
+    return TrainResult(run.config, last.get("tta_accuracy", last.get("test_accuracy", float("nan"))), history,
+                       trained, len(history) * len(run.images) / trained if trained > 0 else float("nan"),
+                       device_name(run.device), start, run.model.eval())
 
 
 def time_to_accuracy(history: list[dict], target: float) -> float | None:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pihlib
-from pihlib import oracle
 from pihlib.scramblers import ALIASED_CHANNEL_ORDERS, CHANNEL_ORDERS, index_map
+from tests import oracle
 
 ALL = ["PE", "EtC", "LE", "ELE", "PE-IIR"]
 

@@ -1,17 +1,18 @@
 """Straightforward per-image scramblers, written step by step from the methods' descriptions.
 
 Slow on purpose: loops over images, blocks and pixels, each step as the papers describe it, on H x W x 3
-numpy images. They share nothing with the index-map engine in ``scramblers.py`` except the key, so the
-tests use them as an independent oracle and ``benchmarks/`` as the baseline. The authors' aliased
-channel step is reproduced literally (in-place assignment), not from a table.
+numpy images. They share nothing with the index-map engine in ``pihlib/scramblers.py`` except the key, so
+the tests use them as an independent oracle and ``benchmarks/`` as the baseline (which is why they live
+here, outside the package). The authors' aliased channel step is reproduced literally (in-place
+assignment), not from a table.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .keys import Key
-from .scramblers import CHANNEL_ORDERS
+from pihlib.keys import Key
+from pihlib.scramblers import CHANNEL_ORDERS
 
 
 def _channels(px: np.ndarray, code: int, aliased: bool) -> np.ndarray:
