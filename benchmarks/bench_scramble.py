@@ -1,6 +1,6 @@
 """Scramble + unscramble throughput: the index-map engine against the per-image oracle loop.
 
-Both run in this process on the same real CIFAR-10 images; the oracle (pihlib.oracle, a literal
+Both run in this process on the same real CIFAR-10 images; the oracle (tests/oracle.py, a literal
 step-by-step implementation) is timed on a subset and its rate extrapolated. Target: 50,000 images in
 under 1 second per method and direction on 2 CPU cores.
 

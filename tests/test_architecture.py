@@ -85,8 +85,6 @@ def test_notebooks_are_views(notebook):
 DOC_SECTION_NAMES = {"Args", "Arguments", "Parameters", "Keyword Args", "Attributes", "Returns", "Yields",
                      "Raises", "References", "Example", "Examples", "Note", "Notes", "Warning", "See Also"}
 DOC_ARG_SECTIONS = ("Args", "Arguments", "Parameters", "Keyword Args")
-# Documented now by their owner (train.py): remove from here once it is.
-DOC_PENDING = {"train.train"}
 
 
 def _doc_targets() -> list[str]:
@@ -280,9 +278,7 @@ def _doc_problems(obj) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="being documented by its owner", strict=False))
-    if n in DOC_PENDING else n for n in _doc_targets()])
+@pytest.mark.parametrize("name", _doc_targets())
 def test_public_docstrings_have_args_returns_and_raises(name):
     import importlib
     import inspect
