@@ -20,7 +20,7 @@ from ...keys import fingerprint
 from ...keysearch import candidate_keys
 from ...scorecache import CachedScorer
 from ...scramblers import scramble
-from ...train import TrainConfig, evaluate, train
+from ...train import TrainConfig, evaluate, predict, train
 from .. import cache
 from ..png import png_base64
 
@@ -32,11 +32,18 @@ def attacker_view(images: torch.Tensor) -> torch.Tensor:
     return (images.float() - 127.5).abs().mean(1)
 
 
-def view_correlation(plain: torch.Tensor, scrambled: torch.Tensor) -> float:
-    """Mean over images of the Pearson correlation between the two images' attacker views."""
+def view_correlations(plain: torch.Tensor, scrambled: torch.Tensor) -> torch.Tensor:
+    """Per image (float32, shape (N,)): the Pearson correlation between the plain and the scrambled
+    image's attacker views."""
     a, b = (attacker_view(x).flatten(1) for x in (plain, scrambled))
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
-    return float(((a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)).mean())
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)
+
+
+def correct(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[int]:
+    """Per image, 1 where ``model`` classifies it as its label, else 0."""
+    hits = predict(model, images, None).argmax(1).cpu() == labels.cpu()
+    return hits.to(torch.int64).tolist()
 
 
 def compute(params: dict, train_set, test_set, search_images: torch.Tensor, device=None,
@@ -47,16 +54,19 @@ def compute(params: dict, train_set, test_set, search_images: torch.Tensor, devi
                   device=device, progress=progress).model
     x, y = test_set.images, test_set.labels
     scorer = CachedScorer(search_images)
-    out = {"plain_accuracy": evaluate(model, x, y, None), "n_test": len(x), "methods": {}}
+    out = {"plain_accuracy": evaluate(model, x, y, None), "n_test": len(x), "methods": {},
+           "plain_correct": correct(model, x, y)}
     for method in params["methods"]:
         keys = list(candidate_keys(method, params["keys"], seed=params["seed"] + 1))
         rho = [scorer(k) for k in keys]
         entry = out["methods"][method] = {"rho_all": rho}
         for which, i in (("best", int(np.argmax(rho))), ("worst", int(np.argmin(rho)))):
             s = scramble(x, keys[i])
+            views = view_correlations(x, s)
             entry[which] = {"fingerprint": fingerprint(keys[i]), "rho": rho[i],
-                            "accuracy": evaluate(model, s, y, None),
-                            "view_correlation": view_correlation(x, s),
+                            "accuracy": evaluate(model, s, y, None), "correct": correct(model, s, y),
+                            "view_correlation": float(views.mean()),
+                            "view_correlations": [round(float(v), 6) for v in views],
                             "images_png": [png_base64(im) for im in s[:params["n_show"]]],
                             "view_png": [png_base64(attacker_view(s[j:j + 1]).round().clamp(0, 255)
                                                     .to(torch.uint8).expand(3, -1, -1))
