@@ -223,7 +223,7 @@ def _hiding(preset: str, recs: dict) -> list[str]:
     acc, view = hiding.accuracy_rows(r), hiding.view_rows(r)
     best = "plain classifier's accuracy %, best key"
     rows = [[m, a["rho, best / worst key"], f"{a[best]} / {a['worst key']}",
-             a["best - worst (standard errors)"],
+             a["best - worst, points [95 % interval]"],
              f"{view[m]['view correlation, best key']} / {view[m]['worst key']}"] for m, a in acc.items()]
     against_classifier, against_view = hiding.claims(r)
     where = source([r], preset, NOTEBOOKS["hiding"])
@@ -231,7 +231,8 @@ def _hiding(preset: str, recs: dict) -> list[str]:
             f"the best and the worst of {p['keys']} keys by rho; a classifier trained on the plain images "
             f"reaches {100 * res['plain_accuracy']:.1f} % on {res['n_test']:,} plain test images.", "",
             *_table(["method", "rho, best / worst key", "its accuracy % on them, best / worst key",
-                     "best - worst (standard errors)", "key-independent view's correlation, best / worst"],
+                     "best - worst, points [95 % interval]",
+                     "key-independent view's correlation, best / worst"],
                     rows), "",
             f"The highest-rho key hides more from that classifier: {against_classifier['verdict']}; from the "
             f"key-independent view: {against_view['verdict']}."]
