@@ -1,17 +1,36 @@
 """What `python -m pihlib.reproduction build` (make book) says: for each preset's results folder, what
-it computed and what it re-used, and where the book is (not the temporary folder Jupyter Book built)."""
+it computed and what it re-used, and where the book is (not the temporary folder Jupyter Book built);
+what it stages (the stamp every page ends with, the bibliography, the style sheet); and that every
+figure's labels read at 9 points at the page's width."""
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+import yaml
+from matplotlib.text import Text
+from PIL import Image
 
-from pihlib.reproduction import book
+from pihlib.keys import keygen
+from pihlib.methods import METHODS
+from pihlib.metrics import metric_names
+from pihlib.reproduction import book, presets
 from pihlib.reproduction.cache import results_root
+from pihlib.reproduction.compute.metric_study import AUTHORS_LPIPS, IIR_PERCENT
+from pihlib.reproduction.png import png_base64
+from pihlib.reproduction.provenance import UNCOMMITTED
+from pihlib.reproduction.report import figures
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write(path: Path, text: str) -> None:
@@ -134,3 +153,114 @@ def test_build_says_nothing_of_results_when_it_fails_before_computing_any(staged
         book.build("smoke", tmp_path / "dest", notebooks=[])
     assert capsys.readouterr().out == ""
 
+
+
+# ---- the page stamp, the staged sources, the bibliography
+
+WHEN = datetime(2026, 1, 2, 3, 4, 59, tzinfo=UTC)
+
+
+def test_the_stamp_says_when_from_which_commit_and_at_which_preset():
+    line = book.stamp("cpu", when=WHEN, commit="0123456789abcdef0123456789abcdef01234567")
+    assert line == ('<p class="pih-stamp">Built 2026-01-02 03:04 UTC from commit <code>0123456789ab</code> '
+                    'at the <code>cpu</code> preset.</p>')
+    dirty = book.stamp("smoke", when=WHEN, commit=f"{'f' * 40}{UNCOMMITTED}")
+    assert f"<code>{'f' * 12}</code> (with uncommitted changes) at the <code>smoke</code> preset." in dirty
+    local = datetime(2026, 1, 2, 12, 4, tzinfo=timezone(timedelta(hours=9)))  # written in UTC
+    assert "Built 2026-01-02 03:04 UTC" in book.stamp("cpu", when=local, commit="a" * 40)
+
+
+def test_the_stamp_names_the_overrides_and_escapes():
+    line = book.stamp("cpu", {"02_key_search": {"trials": 50, "methods": presets.NOT_GIVEN},
+                              "04_hiding": {"keys": 100}}, when=WHEN, commit="<b>")
+    assert line.endswith("preset with <code>02_key_search.trials 50</code>, "
+                         "<code>04_hiding.keys 100</code>.</p>")
+    assert "<code>&lt;b&gt;</code>" in line and "methods" not in line
+
+
+def test_build_stages_the_bibliography_style_sheet_and_stamped_config(staged, monkeypatch, tmp_path):
+    seen = {}
+
+    def jupyter_book(command):
+        src = Path(command[-1])
+        seen["config"] = yaml.safe_load((src / "_config.yml").read_text())
+        seen["book"] = sorted(p.name for p in (src / "book").iterdir())
+        _write(Path(command[command.index("--path-output") + 1]) / "_build" / "html" / "index.html", "")
+
+    monkeypatch.setattr(book, "run_jupyter_book", jupyter_book)
+    monkeypatch.setattr(book, "git_commit", lambda: "c" * 40)
+    book.build("smoke", tmp_path / "dest", notebooks=[])
+    footer = seen["config"]["html"]["extra_footer"]
+    assert re.fullmatch(r'<p class="pih-stamp">Built \d{4}-\d\d-\d\d \d\d:\d\d UTC from commit '
+                        r'<code>c{12}</code> at the <code>smoke</code> preset\.</p>', footer), footer
+    ours = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert {k: v for k, v in seen["config"].items() if k != "html"} == {k: v for k, v in ours.items()
+                                                                        if k != "html"}
+    assert {"references.bib", "book.css", "intro.md", "bibliography.md"} <= set(seen["book"])
+
+
+def test_every_citation_is_in_the_bibliography_and_every_entry_is_cited():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["bibtex_bibfiles"] == ["book/references.bib"]
+    bib = (ROOT / "book" / "references.bib").read_text()
+    entries = set(re.findall(r"^@\w+\{([^,\s]+),", bib, flags=re.M))
+    cited = set()
+    for page in (ROOT / "book").glob("*.md"):
+        for keys in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", page.read_text()):
+            cited |= {k.strip() for k in keys.split(",")}
+    assert sorted(cited - entries) == [] and sorted(entries - cited) == []
+    assert "book/bibliography" in (ROOT / "_toc.yml").read_text()
+    assert "```{bibliography}" in (ROOT / "book" / "bibliography.md").read_text()
+
+
+# ---- the figures: every label at least 9 points at the page's width
+
+def _png(seed: int) -> str:
+    g = torch.Generator().manual_seed(seed)
+    return png_base64(torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g))
+
+
+def _figures() -> dict:
+    """Each figure of the book, drawn from small made-up records of the shapes the notebooks pass."""
+    rng = np.random.default_rng(0)
+    methods = list(METHODS)
+    names = [*metric_names(), AUTHORS_LPIPS]
+    metric = {"result": {"percents": IIR_PERCENT, "values": {n: rng.random((len(IIR_PERCENT), 3)).tolist()
+                                                             for n in names},
+                         "images": dict.fromkeys(names, 1000), "iterations": dict.fromkeys(names, 10)}}
+    searches = {m: {"params": {"trials": 20, "repeats": 5},
+                    "result": {"pool": (0.3 + 0.01 * rng.standard_normal(200)).tolist(),
+                               "repeats": {"ns": list(range(1, 21)), "mean": [0.3] * 20, "sd": [0.01] * 20,
+                                           "mean_se": [0.001] * 20, "evaluations": 1050}}} for m in methods}
+    runs = [{"seed": 0, "kind": kind, "method": m,
+             "history": [{"epoch": e, "test_accuracy": 0.5 + 0.02 * e} for e in range(1, 16)]}
+            for m in methods for kind in ("original", "proposed")]
+    cell = {"class": "automobile", "probability": 0.999, "lpips": 0.383}
+    table3 = {image: {"test_index": i, **{c: {**cell, "image_png": _png(i)}
+                                          for c in ("plain", "PE (proposed)", "LE (proposed)")}}
+              for i, image in enumerate(("frog", "automobile", "horse"))}
+    shown = [_png(i) for i in range(6)]
+    keys = {w: {"rho": 0.3, "images_png": shown, "view_png": shown} for w in ("best", "worst")}
+    hiding = {"plain_png": shown, "methods": dict.fromkeys(methods, keys)}
+    examples = {"percents": [0, 10, 30, 50, 70, 90, 100], "images": [_png(i) for i in range(7)],
+                "lpips": [0.0, 0.06, 0.21, 0.256, 0.266, 0.214, 0.203]}
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    return {"scramblers": figures.scramblers({m: keygen(m, seed=0) for m in methods}, x),
+            "fig3": figures.fig3(metric), **{f"fig{n}": f for n, f in figures.figs45(searches).items()},
+            "table1": figures.table1(examples), "training": figures.training_curves(runs, 0),
+            "table3": figures.table3(table3), "hiding": figures.hiding(hiding)}
+
+
+COLUMN_PX = 660  # CSS pixels a figure gets in the book in a 1280-px window (tests/test_book.py checks it)
+
+
+def test_every_label_reads_at_9_points_at_page_width():
+    for name, fig in _figures().items():
+        width = Image.open(io.BytesIO(figures.png(fig))).size[0]  # PNG pixels at 110 dpi
+        shown = 110 / 96 * min(1.0, COLUMN_PX / width)  # CSS points per figure point on the page
+        assert fig.get_size_inches()[0] <= figures.PAGE, name
+        sizes = {t.get_text(): t.get_fontsize() for t in fig.findobj(Text) if t.get_visible()
+                 and t.get_text().strip()}
+        assert sizes, name
+        small = min(sizes, key=sizes.get)
+        assert sizes[small] * shown >= 9, f"{name}: {small!r} at {sizes[small] * shown:.1f} pt on the page"

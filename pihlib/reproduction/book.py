@@ -3,7 +3,9 @@
     python -m pihlib.reproduction build --preset cpu [--dest _build] [-p NOTEBOOK.NAME VALUE ...]
     python -m pihlib.reproduction mathjax   # MathJax 3 from npm, for offline math (build does it too)
 
-The book's sources (``_config.yml``, ``_toc.yml``, ``book/``) are staged in ``<dest>/src``; the
+The book's sources (``_config.yml``, ``_toc.yml``, ``book/``: its pages, bibliography and style sheet)
+are staged in ``<dest>/src``, the configuration with the stamp every page ends with (``stamp``: when,
+from which commit, at which preset); the
 jupytext sources in ``notebooks/`` are converted to temporary notebooks (papermill never writes over
 a source), executed with the preset's parameters into ``<dest>/src/book/generated``, and Jupyter Book
 builds ``<dest>/html`` with warnings as errors. Expensive results are cached in ``results/<preset>/``
@@ -24,12 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 from ..errors import PihError
 from . import presets
 from .presets import NOTEBOOKS, PRESETS
-from .provenance import CHECKOUT
+from .provenance import CHECKOUT, git_commit
 
 MATHJAX = "mathjax@3.2.2"
 
@@ -140,6 +144,31 @@ def results_summary(before: dict[str, dict[str, str]], after: dict[str, dict[str
     return lines
 
 
+def stamp(preset: str, overrides: dict[str, dict] | None = None, when: datetime | None = None,
+          commit: str | None = None) -> str:
+    """The line at the foot of every page (HTML, Jupyter Book's ``html.extra_footer``): when the book
+    was built (UTC, default now), from which commit (``provenance.git_commit``: marked when the code had
+    uncommitted changes) and at which preset, with the notebooks' overrides where there are any."""
+    when = (when or datetime.now(UTC)).astimezone(UTC)
+    head, _, mark = (commit or git_commit()).partition(" ")
+    given = [f"{name}.{k} {v!r}" for name, params in (overrides or {}).items()
+             for k, v in params.items() if v is not presets.NOT_GIVEN]
+    line = (f'Built {when:%Y-%m-%d %H:%M} UTC from commit <code>{escape(head[:12])}</code>'
+            f'{" " + escape(mark) if mark else ""} at the <code>{escape(preset)}</code> preset')
+    if given:
+        line += " with " + ", ".join(f"<code>{escape(g)}</code>" for g in given)
+    return f'<p class="pih-stamp">{line}.</p>'
+
+
+def stage_config(src: Path, preset: str, overrides: dict[str, dict] | None = None) -> None:
+    """``_config.yml`` into ``src``, with the page stamp (``stamp``) as its ``html.extra_footer``."""
+    import yaml
+
+    config = yaml.safe_load((CHECKOUT / "_config.yml").read_text())
+    config.setdefault("html", {})["extra_footer"] = stamp(preset, overrides)
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
 JB_CLOSING = "Finished generating HTML for"  # Jupyter Book's closing box, naming the folder it built
 SPHINX_EPILOG = "The HTML pages are in "  # Sphinx's last line, naming it too
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -192,16 +221,17 @@ def build(preset: str, dest: Path = CHECKOUT / "_build", overrides: dict[str, di
     src = dest / "src"
     shutil.rmtree(src, ignore_errors=True)
     (src / "book").mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(CHECKOUT / name, src / name)
-    for page in (CHECKOUT / "book").glob("*.md"):
-        shutil.copy(page, src / "book" / page.name)
+    shutil.copy(CHECKOUT / "_toc.yml", src / "_toc.yml")
+    for pattern in ("*.md", "*.bib", "*.css"):  # the pages, the bibliography, the style sheet
+        for page in (CHECKOUT / "book").glob(pattern):
+            shutil.copy(page, src / "book" / page.name)
     (src / "_static_extra").symlink_to(mathjax().parent)
     html = dest / "html"
     before = results_snapshot()
     failed = True
     try:
         run(preset, src / "book" / "generated", overrides, notebooks)
+        stage_config(src, preset, overrides)  # stamped when the pages are made
         run_jupyter_book([str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
                           "--keep-going", "--path-output", str(dest / "jb"), str(src)])
         failed = False

@@ -18,7 +18,11 @@ from .. import paper
 from ..compute.metric_study import AUTHORS_LPIPS
 from ..png import decode_png
 
-FONT = 10  # points at page width: every figure below is at most 9 inches wide
+# A figure PAGE inches wide is about 730 px as PNG (110 dpi, with its margin) and is shown in the book's
+# text column, 660 px wide in a 1280-px window: a label of FONT - 1 = 9 points reads at about 9.3 points
+# there. No figure below is wider, and none of its text smaller (tests/test_book_build.py checks both).
+PAGE = 6.5  # inches
+FONT = 10  # points
 UNITS = {"mse": "MSE (8-bit values squared)", "psnr": "PSNR (dB)", "ssim": "SSIM (1 = identical)",
          "brisque": "BRISQUE score", "niqe": "NIQE score", "piqe": "PIQE score",
          "lpips": "LPIPS distance", "vgg": "VGG-16 feature distance", "fid": "FID"}
@@ -58,9 +62,9 @@ def _strip(images: torch.Tensor | list[np.ndarray], gap: int = 2) -> np.ndarray:
 
 
 def _strips(rows: list[tuple[str, np.ndarray]]) -> Figure:
-    """Labelled image strips, one under another, 9 inches wide."""
-    height = 9 * rows[0][1].shape[0] / rows[0][1].shape[1]  # inches a strip takes at 9 inches wide
-    fig = Figure(figsize=(10.5, 1.08 * height * len(rows)), layout="constrained")
+    """Labelled image strips, one under another, the page's width (the labels take the left fifth)."""
+    height = 0.8 * PAGE * rows[0][1].shape[0] / rows[0][1].shape[1]  # inches a strip takes
+    fig = Figure(figsize=(PAGE, 1.08 * height * len(rows)), layout="constrained")
     for ax, (title, strip) in zip(fig.subplots(len(rows), 1), rows, strict=True):
         ax.imshow(strip, interpolation="nearest")
         ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=FONT)
@@ -119,7 +123,7 @@ def fig3(record: dict, seed: int = 0) -> Figure:
     where computed."""
     frame = metric_frame(record)
     r = record["result"]
-    fig = Figure(figsize=(9, 8.5), layout="constrained")
+    fig = Figure(figsize=(PAGE, 8.5), layout="constrained")
     names = [n for n in r["values"] if n in UNITS]
     x, y = "inversion ratio (%)", "value"
     for ax, name in zip(fig.subplots(3, 3).flat, names, strict=True):
@@ -130,24 +134,24 @@ def fig3(record: dict, seed: int = 0) -> Figure:
             seaborn.lineplot(d, x=x, y=y, hue="metric", hue_order=order, style="metric", style_order=order,
                              markers=["o", "s"], dashes=["", (4, 2)], palette=["C3", "C1"], markersize=4,
                              errorbar=BAND, seed=seed, err_kws={"alpha": 0.2}, ax=ax)
-            ax.legend(fontsize=FONT - 2, title=None)
+            ax.legend(fontsize=FONT - 1, title=None)
         else:
             seaborn.lineplot(frame[frame.metric == name], x=x, y=y, marker="o", markersize=4,
                              color="C3" if name == "lpips" else "C0", errorbar=BAND, seed=seed,
                              err_kws={"alpha": 0.25}, ax=ax)
         keys = r["iterations"][name]
         ax.set_title(f"{name.upper()}: {plural(r['images'][name], 'image')}, {plural(keys, 'key')}",
-                     fontsize=FONT)
+                     fontsize=FONT - 1)
         ax.set_xlabel("intensity inversion ratio (%)", fontsize=FONT - 1)
         ax.set_ylabel(UNITS[name], fontsize=FONT - 1)
         ax.axvline(50, color="grey", lw=0.6, ls=":")
-        ax.tick_params(labelsize=FONT - 2)
+        ax.tick_params(labelsize=FONT - 1)
     return fig
 
 
 def table1(examples: dict) -> Figure:
     """One image at several inversion ratios, with each version's LPIPS."""
-    fig = Figure(figsize=(9, 1.9), layout="constrained")
+    fig = Figure(figsize=(PAGE, 1.75), layout="constrained")
     axes = fig.subplots(1, len(examples["percents"]))
     for ax, p, img, s in zip(axes, examples["percents"], examples["images"], examples["lpips"], strict=True):
         # PNG text; records computed by older code hold nested lists of pixels
@@ -179,7 +183,7 @@ def figs45(records: dict[str, dict]) -> dict[int, Figure]:
     (original key) and N = the trials (proposed) as black diamonds."""
     figs = {}
     for stat, label, fig_no in (("mean", "mean of the selected rho", 4), ("sd", "SD of the selected rho", 5)):
-        fig = Figure(figsize=(9, 6.5), layout="constrained")
+        fig = Figure(figsize=(PAGE, 6), layout="constrained")
         axes = list(fig.subplots(2, 2).flat)
         for ax, (m, r) in zip(axes, records.items(), strict=False):
             pool, a = np.asarray(r["result"]["pool"], dtype=float), r["result"]["repeats"]
@@ -204,14 +208,14 @@ def figs45(records: dict[str, dict]) -> dict[int, Figure]:
             ax.tick_params(labelsize=FONT - 1)
         for ax in axes[len(records):]:
             ax.set_visible(False)  # panels left over when fewer than four methods ran
-        axes[0].legend(fontsize=FONT - 2)
+        axes[0].legend(fontsize=FONT - 1)
         figs[fig_no] = fig
     return figs
 
 
 def training_curves(runs: list[dict], seed: int) -> Figure:
     """Test accuracy per epoch of each run of ``seed`` (proposed keys solid, original dashed)."""
-    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    fig = Figure(figsize=(PAGE, 3.6), layout="constrained")
     ax = fig.subplots()
     for r in (r for r in runs if r["seed"] == seed):
         ax.plot([h["epoch"] for h in r["history"]], [100 * h["test_accuracy"] for h in r["history"]],
@@ -220,14 +224,15 @@ def training_curves(runs: list[dict], seed: int) -> Figure:
     ax.set_xlabel("epoch", fontsize=FONT)
     ax.set_ylabel("test accuracy (%)", fontsize=FONT)
     ax.tick_params(labelsize=FONT - 1)
-    ax.legend(fontsize=FONT - 2, ncol=2)
+    ax.legend(fontsize=FONT - 1, ncol=2)
     return fig
 
 
 def table3(table: dict) -> Figure:
     """Table 3's images: each column's (scrambled) image with its prediction and LPIPS."""
     cols = [c for c in next(iter(table.values())) if c != "test_index"]
-    fig = Figure(figsize=(3 * len(cols), 3.3 * len(table)), layout="constrained")
+    side = PAGE / len(cols)  # inches of one image's column
+    fig = Figure(figsize=(PAGE, (side + 0.5) * len(table)), layout="constrained")
     axes = fig.subplots(len(table), len(cols), squeeze=False)
     for row, entry in zip(axes, table.values(), strict=True):
         for ax, c in zip(row, cols, strict=True):
