@@ -59,6 +59,7 @@ glue("n_show_text", f"{P['n_show']} {P['split']}", display=False)
 # %% [markdown]
 # ```{glue:figure} scramblers
 # :name: fig-scramblers
+# :alt: CIFAR-10 test images: plain, then per method scrambled (unreadable) and unscrambled (identical)
 #
 # {glue:text}`n_show_text` of the CIFAR-10 images on top; below them, for each method, the same images
 # scrambled with its key (fingerprints in the table above) and unscrambled again with that key:

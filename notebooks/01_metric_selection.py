@@ -60,6 +60,7 @@ glue("fig3", figures.fig3(records["curves"]), display=False)
 # %% [markdown]
 # ```{glue:figure} fig3
 # :name: fig-fig3
+# :alt: Nine line charts, one per metric, against the inversion ratio 0-100 %, a dotted line at 50 %
 #
 # The paper's Fig. 3: each metric between plain CIFAR-10 training images and the same images with a
 # given share of their 3,072 values inverted (the intensity inversion ratio), mean over the images
@@ -104,6 +105,7 @@ glue("example_image", str(P["example_image"]), display=False)
 # %% [markdown]
 # ```{glue:figure} table1
 # :name: fig-table1
+# :alt: One test image with 0 to 100 % of its values inverted, each titled with its ratio and LPIPS
 #
 # The paper's Table 1: one CIFAR-10 test image at seven inversion ratios, with its LPIPS against
 # the plain image (authors' convention). The paper does not identify its image; ours is test image

@@ -60,6 +60,7 @@ for number, fig in figures.figs45(records).items():
 # %% [markdown]
 # ```{glue:figure} fig4
 # :name: fig-fig4
+# :alt: Per method, the selected key's mean rho against the keys drawn, ours beside the paper's points
 #
 # The paper's Fig. 4: the mean rho of the key that Algorithm 1 selects among N random keys, against
 # N, by the pool estimator (b, line; band: its 95 % bootstrap interval, resampling the pool's keys) and
@@ -72,6 +73,7 @@ for number, fig in figures.figs45(records).items():
 # %% [markdown]
 # ```{glue:figure} fig5
 # :name: fig-fig5
+# :alt: Per method, the SD of the selected key's rho against the keys drawn, ours beside the paper's
 #
 # The paper's Fig. 5: the SD of the selected rho against N, by the pool estimator (b, line; band: its
 # 95 % bootstrap interval, resampling the pool's keys) and the authors' repeated searches (a, points),

@@ -77,6 +77,7 @@ glue("hiding", figures.hiding(shown["result"]), display=False)
 # %% [markdown]
 # ```{glue:figure} hiding
 # :name: fig-hiding
+# :alt: Test images plain, then each method's best and worst key's images, and PE's key-free view
 #
 # Test images plain (top), then scrambled with each method's best and worst key by rho among the
 # keys drawn; at the bottom, the attacker's key-independent view |x - 127.5| of PE's images, which is

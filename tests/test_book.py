@@ -220,8 +220,6 @@ def test_figures_get_the_width_their_labels_are_sized_for(chromium, html, tmp_pa
         assert natural > 0 and width >= min(natural, COLUMN_PX), (src, width, natural)
 
 
-@pytest.mark.xfail(strict=True, reason="the notebooks' {glue:figure} directives (notebooks/*.py) need an "
-                   ":alt: line each: then this passes and the mark goes")
 def test_every_figure_says_what_it_shows(html):
     """Alt text, not the image's file name."""
     missing = []
