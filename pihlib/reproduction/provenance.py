@@ -52,6 +52,10 @@ def environment(paths: list[str] | None = None, packages: list[str] = ()) -> dic
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    if versions["pihlib"] == "not installed":  # run from a checkout's copy (a GPU machine's, say)
+        from .. import __version__
+
+        versions["pihlib"] = f"{__version__} (from its source, not installed)"
     world = world_size()  # one run shared by several processes (torchrun): each had such a device
     device = device_name() + (f", {world} processes" if world > 1 else "")
     return {"versions": versions, "device": device, "git_commit": git_commit(paths),
