@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from . import __version__
 from ._cli import (
     Parser,
     check_files_together,
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="pih", description="Scramble images with keys (PE, EtC, LE, ELE), "
                 "after Madono et al., 'Scrambling Parameter Generation to Improve Perceptual "
                 "Information Hiding'.")
+    p.add_argument("--version", action="version", version=f"pih (pihlib) {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     k = sub.add_parser("keygen", help="draw a random key and write it (mode 0600)")
     k.add_argument("method", metavar="METHOD", choices=ALL_METHODS, help=" | ".join(ALL_METHODS))

@@ -230,3 +230,9 @@ def test_metric_undefined_for_an_image_without_texture(tmp_path, capsys):
     Image.new("RGB", (32, 32)).save(folder / "black.png")
     Image.open(IQA / "I04_dist.png").convert("RGB").resize((32, 32)).save(folder / "photo.png")
     fails(capsys, "metric", "niqe", folder, match="niqe is undefined for black.png:")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"pih (pihlib) {pihlib.__version__}"
