@@ -140,19 +140,23 @@ COMPUTE_MODULES = ["scrambling", "metric_study", "key_search", "classification",
 
 
 def test_every_module_an_experiment_loads_is_in_its_digest():
-    """Checked against Python itself: every pihlib module that importing a compute module loads in a
-    fresh interpreter, but the bookkeeping ones, is in its digest (one interpreter per module, run
-    side by side)."""
-    probes = {}
-    for name in COMPUTE_MODULES:
-        module = f"pihlib.reproduction.compute.{name}"
-        code = (f"import sys, importlib; importlib.import_module({module!r}); "
-                "print(' '.join(m for m in sys.modules if m.startswith('pihlib')))")
-        probes[module] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                                          cwd=ROOT)
-    for module, probe in probes.items():
-        loaded = set(probe.communicate(timeout=300)[0].split()) - set(results.BOOKKEEPING)
-        assert probe.returncode == 0 and module in loaded, module
+    """Checked against Python itself: every pihlib module that importing a compute module loads, but
+    the bookkeeping ones, is in its digest. One interpreter: before each module, every pihlib module
+    is dropped from ``sys.modules``, so each import starts afresh (torch, loaded once, stays)."""
+    modules = [f"pihlib.reproduction.compute.{name}" for name in COMPUTE_MODULES]
+    code = ("import importlib, json, sys, torch\n"
+            "out = {}\n"
+            f"for module in {modules!r}:\n"
+            "    for m in [m for m in sys.modules if m == 'pihlib' or m.startswith('pihlib.')]:\n"
+            "        del sys.modules[m]\n"
+            "    importlib.import_module(module)\n"
+            "    out[module] = [m for m in sys.modules if m == 'pihlib' or m.startswith('pihlib.')]\n"
+            "print(json.dumps(out))\n")
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    found = json.loads(probe.stdout)
+    for module in modules:
+        loaded = set(found[module]) - set(results.BOOKKEEPING)
+        assert module in loaded, module
         missing = loaded - set(results.code_modules(module))
         assert not missing, f"{module} loads {missing}, which its digest leaves out"
 
