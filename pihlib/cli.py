@@ -36,6 +36,7 @@ from .data import SPLITS, load_cifar10
 from .errors import PihError
 from .keys import fingerprint, load_key, save_key
 from .keysearch import SCHEMES, search
+from .methods import get_method
 from .metrics import CONVENTIONS, RHO_CONVENTION, UNDEFINED, metric, metric_names
 from .runtime import cache_root
 from .scramblers import (
@@ -70,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keygen", help="draw a random key and write it (mode 0600)")
     k.add_argument("method", metavar="METHOD", choices=ALL_METHODS, help=" | ".join(ALL_METHODS))
     k.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy)")
-    k.add_argument("--block-size", type=int, default=4, help="block size for LE, ELE, EtC (default 4)")
+    k.add_argument("--block-size", type=int, default=None, help="block size for LE, ELE, EtC (default 4)")
     k.add_argument("--shape", type=_shape, default=(32, 32), help="image size HxW (default 32x32)")
     k.add_argument("--inverted", type=int, help="PE-IIR: number of inverted values")
     k.add_argument("--channel-maps", choices=CHANNEL_MAPS, default=None,
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     ks.add_argument("--count", type=int, metavar="M", help="score over the first M images (default: all)")
     ks.add_argument("--trials", type=int, default=20, metavar="N", help="candidate keys (default 20)")
     ks.add_argument("--seed", type=int, default=None)
-    ks.add_argument("--block-size", type=int, default=4)
+    ks.add_argument("--block-size", type=int, default=None, help="block size for LE, ELE, EtC (default 4)")
     ks.add_argument("--scheme", choices=SCHEMES, default="fresh",
                     help="'reshuffle': the authors' candidates for PE and EtC (one key, reshuffled)")
     ks.add_argument("--convention", choices=CONVENTIONS, default=RHO_CONVENTION,
@@ -256,10 +257,11 @@ def _keysearch(args: argparse.Namespace) -> None:
         inputs = [source]
         if os.path.lexists(source) and not source.is_dir():  # a FIFO would block, a device never end
             check_regular_file(source, "CIFAR-10 source")
+    block_size = _block_size(args.method, args.block_size)
     check_output_file(args.output, args.force, inputs)  # before minutes of searching
     data = load_cifar10(args.split, args.images, count=args.count)
     result = search(data.images, args.method, trials=args.trials, seed=args.seed, scheme=args.scheme,
-                    convention=args.convention, block_size=args.block_size, progress=sys.stderr.isatty())
+                    convention=args.convention, block_size=block_size, progress=sys.stderr.isatty())
     check_output_file(args.output, args.force, inputs)  # nothing appeared there meanwhile
     save_key(result.key, args.output)
     if args.json:
@@ -270,14 +272,22 @@ def _keysearch(args: argparse.Namespace) -> None:
               f"{args.output}")
 
 
+def _block_size(method: str, given: int | None) -> int | None:
+    """``--block-size`` for ``method``: 4 if not given; refused for a method without blocks."""
+    if given is not None and not get_method(method).blocks:
+        raise PihError(f"{method} scrambles single pixels and takes no --block-size")
+    return 4 if given is None else given
+
+
 def _keygen(args: argparse.Namespace) -> None:
+    block_size = _block_size(args.method, args.block_size)
     check_output_file(args.output, args.force)
     options = {}
     if args.inverted is not None:
         options["inverted"] = args.inverted
     if args.channel_maps is not None:
         options["channel_maps"] = args.channel_maps
-    key = keygen(args.method, seed=args.seed, shape=args.shape, block_size=args.block_size, **options)
+    key = keygen(args.method, seed=args.seed, shape=args.shape, block_size=block_size, **options)
     save_key(key, args.output)
     print(f"{key.method} key {fingerprint(key)} written to {args.output}")
 

@@ -236,3 +236,14 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"pih (pihlib) {pihlib.__version__}"
+
+
+def test_a_block_size_for_a_method_without_blocks_is_refused(tmp_path, capsys):
+    for method in ("PE", "PE-IIR"):
+        assert main(["keygen", method, "--block-size", "8", "-o", str(tmp_path / "k.json")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"pih: error: {method} scrambles single pixels and takes no --block-size"
+    assert not (tmp_path / "k.json").exists()
+    assert main(["keysearch", "PE", "--images", str(tmp_path), "--block-size", "8", "-o",
+                 str(tmp_path / "k.json")]) == 2  # refused before the images are read
+    assert "takes no --block-size" in capsys.readouterr().err
