@@ -47,16 +47,23 @@ def _with_parents(module: str) -> set[str]:
 
 
 @cache
-def imports(module: str) -> frozenset[str]:
-    """The pihlib modules ``module``'s source imports (see the module's docstring)."""
+def _import_nodes(module: str) -> tuple[ast.Import | ast.ImportFrom, ...]:
+    """Every import statement of ``module``'s source, wherever it stands (read once)."""
     path = source_path(module)
     if path is None:
         raise PihError(f"no Python source for module {module!r}")
+    return tuple(n for n in ast.walk(ast.parse(path.read_text(), str(path)))
+                 if isinstance(n, ast.Import | ast.ImportFrom))
+
+
+@cache
+def imports(module: str) -> frozenset[str]:
+    """The pihlib modules ``module``'s source imports (see the module's docstring)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _import_nodes(module):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             if node.level:
                 base = _package_of(module).split(".")
                 base = base[:len(base) - node.level + 1]
@@ -64,8 +71,6 @@ def imports(module: str) -> frozenset[str]:
             else:
                 origin = node.module or ""
             names = [origin] + [f"{origin}.{a.name}" for a in node.names]
-        else:
-            continue
         for name in names:  # a name that is no module of pihlib's is a function, a class or a constant
             if name.split(".")[0] == PACKAGE and source_path(name) is not None:
                 found |= _with_parents(name)
@@ -92,8 +97,7 @@ def third_party(modules: Iterable[str]) -> list[str]:
     (wherever the import stands), sorted: the packages whose versions shape what they compute."""
     found = set()
     for module in modules:
-        path = source_path(module)
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in _import_nodes(module):
             if isinstance(node, ast.Import):
                 found |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:

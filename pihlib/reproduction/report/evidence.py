@@ -31,11 +31,6 @@ def candidates(preset: str, experiment_name: str, name: str, record: dict) -> li
     return [*out, (record, preset)]
 
 
-def strongest(preset: str, experiment_name: str, name: str, record: dict) -> tuple[dict, str]:
-    """The first of ``candidates``: the record that shows the claims best, and its preset."""
-    return candidates(preset, experiment_name, name, record)[0]
-
-
 def first_tested(claims: list[tuple[dict, str]]) -> tuple[dict, str]:
     """Of one claim checked on each candidate record (strongest first): the first whose verdict is
     not "not tested" (evidence that cannot support a verdict is passed over), else the strongest."""
