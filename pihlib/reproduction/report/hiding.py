@@ -96,7 +96,8 @@ def _classifier_claim(r: dict) -> dict:
     elif hurt:
         verdict = "no: the best key leaks more for " + ", ".join(hurt)
     else:
-        verdict = "no: within the 95 % interval for every method the observer reads"
+        verdict = "not distinguishable: the 95 % interval of best - worst includes 0 for every method the " \
+                  "observer reads"
     return {"claim": CLAIM_CLASSIFIER, "ours": ours, "verdict": verdict}
 
 
