@@ -38,15 +38,17 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import key_search as experiment
-from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import evidence, figures
 from pihlib.reproduction.report import key_search as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, trials=trials, pool=pool, repeats=repeats,
                    seed=seed, methods=methods)
 display(Markdown(presets.markdown(P, preset)))
-records = experiment.run(preset, P, data)
-display(Markdown(provenance.markdown(records[P["methods"][0]])))
-for name, value in report.book_values(records).items():  # the texts the book's pages read
+candidates = evidence.candidates(preset, "key_search", experiment.run(preset, P, data))
+records, shown_preset = candidates[0]  # the strongest committed evidence: shown, and the verdicts' basis
+display(Markdown(evidence.where(shown_preset, preset)))
+display(Markdown(provenance.markdown(next(iter(records.values())))))
+for name, value in report.book_values(candidates).items():  # the texts the book's pages read
     glue(name, value, display=False)
 glue("trials", str(P["trials"]), display=False)  # N of the proposed keys, read by the pages
 

@@ -154,7 +154,7 @@ if rows := training_studies.jpeg_rows(R["jpeg_penalty"]):
 
 # %% tags=["hide-input"]
 E = report.evidence_runs(preset, R)
-display(Markdown(evidence.where(E["preset"], preset)))
+display(Markdown(evidence.where(E["preset"], preset, own_shown="above (Table 2)")))
 glue("table3", figures.table3(E["table3"]), display=False)
 display(pd.DataFrame(table3.rows(E["table3"])).T.rename_axis(["image", "column"]),
         pd.DataFrame(report.claims(E)).style.hide(axis="index"))

@@ -56,11 +56,11 @@ P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_tr
                    n_search=n_search, epochs=epochs, batch_size=batch_size, seed=seed, n_show=n_show)
 display(Markdown(presets.markdown(P, preset)))
 record = experiment.run(preset, P, data)
-candidates = evidence.candidates(preset, "hiding", "hiding", record)
-shown, shown_preset = candidates[0]  # the strongest committed evidence: shown below, and the verdicts' basis
-for name, value in report.book_values(candidates).items():  # the texts the book's pages read
+candidates = evidence.candidates(preset, "hiding", {"hiding": record})
+shown, shown_preset = candidates[0][0]["hiding"], candidates[0][1]  # the strongest: shown, judged
+for name, value in report.verdicts(candidates).items():  # the texts the book's pages read
     glue(name, value, display=False)
-display(Markdown(evidence.where(shown_preset, preset)))
+display(Markdown(evidence.where(shown_preset, preset, own_shown="at the end of this page")))
 display(Markdown(provenance.markdown(shown)))
 display(Markdown(f"The classifier trained on plain images: {100 * shown['result']['plain_accuracy']:.1f} % "
                  f"on the plain test images ({shown['result']['n_test']} images)."))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evidence import first_tested
-from .verdicts import entry
+from .evidence import judged
+from .verdicts import Verdict, entry
 
 CHANCE = 0.10  # ten classes
 CLAIM_CLASSIFIER = "(this project) the highest-rho key hides more from a classifier trained on plain images"
@@ -72,32 +72,36 @@ def view_rows(record: dict) -> dict[str, dict]:
 
 def _classifier_claim(r: dict) -> dict:
     line, n = chance_line(r["n_test"]), r["n_test"]
-    read, helped, hurt, same = [], [], [], []
+    read, helped, hurt = [], [], []
     for m, e in r["methods"].items():
         if max(e["best"]["accuracy"], e["worst"]["accuracy"]) <= line:
             continue  # it reads neither key's images: both hide everything from it
         read.append(m)
         _, lo, hi = accuracy_difference(e, n)
-        (helped if hi < 0 else hurt if lo > 0 else same).append(m)
+        if hi < 0:
+            helped.append(m)
+        elif lo > 0:
+            hurt.append(m)
     ours = (f"observer: {100 * r['plain_accuracy']:.1f} % on plain images; best vs worst key: "
             + "; ".join(f"{m} {100 * e['best']['accuracy']:.1f} % vs {100 * e['worst']['accuracy']:.1f} %"
                         for m, e in r["methods"].items())
             + f" (chance line {100 * line:.1f} %)")
     if not read:
-        verdict = ("not tested: the plain-trained classifier reads neither key's images above chance for "
-                   "any method, so it cannot tell the keys apart; an observer that reads scrambled images "
-                   "above chance (a stronger classifier, e.g. the gpu preset's) would test it")
+        verdict = Verdict("not tested", "the plain-trained classifier reads neither key's images above "
+                          "chance for any method, so it cannot tell the keys apart; an observer that reads "
+                          "scrambled images above chance (a stronger classifier, e.g. the gpu preset's) "
+                          "would test it")
     elif len(helped) == len(read) == len(r["methods"]):
-        verdict = "yes"
+        verdict = Verdict("reproduced")
     elif helped:
-        verdict = "partly: for " + ", ".join(helped) + (
+        verdict = Verdict("partly", "for " + ", ".join(helped) + (
             f"; not tested for {', '.join(m for m in r['methods'] if m not in read)}"
-            if len(read) < len(r["methods"]) else "")
+            if len(read) < len(r["methods"]) else ""))
     elif hurt:
-        verdict = "no: the best key leaks more for " + ", ".join(hurt)
+        verdict = Verdict("not reproduced", "the best key leaks more for " + ", ".join(hurt))
     else:
-        verdict = "not distinguishable: the 95 % interval of best - worst includes 0 for every method the " \
-                  "observer reads"
+        verdict = Verdict("not distinguishable", "the 95 % interval of best - worst includes 0 for every "
+                          "method the observer reads")
     return {"claim": CLAIM_CLASSIFIER, "ours": ours, "verdict": verdict}
 
 
@@ -107,20 +111,20 @@ def _view_claim(r: dict) -> dict:
                      for m, e in methods.items())
     if not all("view_correlations" in e["best"] for e in methods.values()):
         return {"claim": CLAIM_VIEW, "ours": ours,
-                "verdict": "not tested: this record holds only the mean correlations (computed by older "
-                           "code), no interval"}
+                "verdict": Verdict("not tested", "this record holds only the mean correlations (computed "
+                                   "by older code), no interval")}
     intervals = {m: paired_interval(e["best"]["view_correlations"], e["worst"]["view_correlations"])
                  for m, e in methods.items()}
     lower = [m for m, (_, _, hi) in intervals.items() if hi < 0]
     higher = [m for m, (_, lo, _) in intervals.items() if lo > 0]
     if len(lower) == len(methods):
-        verdict = "yes"
+        verdict = Verdict("reproduced")
     elif lower:
-        verdict = "partly: for " + ", ".join(lower)
+        verdict = Verdict("partly", "for " + ", ".join(lower))
     elif higher:
-        verdict = "no: the best key's view is clearer for " + ", ".join(higher)
+        verdict = Verdict("not reproduced", "the best key's view is clearer for " + ", ".join(higher))
     else:
-        verdict = "not distinguishable: every method's difference interval includes 0"
+        verdict = Verdict("not distinguishable", "every method's difference interval includes 0")
     ours += "; best - worst [95 %]: " + ", ".join(f"{m} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                                                   for m, (d, lo, hi) in intervals.items())
     return {"claim": CLAIM_VIEW, "ours": ours, "verdict": verdict}
@@ -135,22 +139,26 @@ def claims(record: dict) -> list[dict]:
     return [_classifier_claim(r), _view_claim(r)]
 
 
-def book_values(candidates: list[tuple[dict, str]]) -> dict[str, str]:
+def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
     """The introduction's verdict on hiding: each observer's claim judged on the strongest record
-    that can support it (``candidates``: records and their presets, strongest first; see
-    ``evidence``), the two verdicts combined."""
-    checked = [(claims(r), p) for r, p in candidates]  # each record's claims, checked once
-    chosen = [first_tested([(c[i], p) for c, p in checked]) for i in range(2)]
-    words = [c["verdict"].split(":")[0] for c, _ in chosen]
-    tested = [w for w in words if w not in ("not tested", "not distinguishable")]
-    if not tested:
-        both = "not tested" if "not distinguishable" not in words else "not distinguishable"
-    elif all(w == "yes" for w in words):
-        both = "yes"
-    elif all(w == "no" for w in tested):
-        both = "no"
+    that can support it (``candidates``: ``{"hiding": record}`` and its preset, strongest first; see
+    ``evidence.candidates``), the two verdicts combined."""
+    a, v = judged(candidates, lambda records: claims(records["hiding"]))
+    return entry("hiding", combined(a["verdict"], v["verdict"]))
+
+
+def combined(classifier: Verdict, view: Verdict) -> Verdict:
+    """The two observers' verdicts as one: reproduced (or not) where both say so, the one that was
+    tested where the other was not, else partly; the reason gives each with the preset it rests on."""
+    words = [classifier.word, view.word]
+    decided = [w for w in words if w not in ("not tested", "not distinguishable")]
+    if not decided:
+        word = "not distinguishable" if "not distinguishable" in words else "not tested"
+    elif all(w == "reproduced" for w in words):
+        word = "reproduced"
+    elif all(w == "not reproduced" for w in decided):
+        word = "not reproduced"
     else:
-        both = "partly"
-    (a, pa), (v, pv) = chosen
-    return entry("hiding", both, f"against the plain-trained classifier ({pa} preset): {a['verdict']}; "
-                                 f"against the key-independent view ({pv} preset): {v['verdict']}")
+        word = "partly"
+    return Verdict(word, f"against the plain-trained classifier ({classifier.evidence} preset): "
+                         f"{classifier}; against the key-independent view ({view.evidence} preset): {view}")

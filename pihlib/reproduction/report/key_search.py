@@ -9,7 +9,8 @@ import numpy as np
 from ... import bestofn
 from ...keyspace import key_space_bits, selection_cost_bits
 from .. import paper
-from .verdicts import entry, within
+from .evidence import judged
+from .verdicts import Verdict, entry, within
 
 
 def estimates(records: dict[str, dict]) -> dict[str, dict]:
@@ -82,19 +83,19 @@ def claims(records: dict[str, dict]) -> list[dict]:
     gain = {m: e["pool"].mean[-1] - e["pool"].mean[0] for m, e in est.items()}
     gains = "; ".join(f"{m} {_fmt_interval(gain[m], boot[m]['gain'])}" for m in est)
     raised = [m for m in est if _interval(boot[m]["gain"])[0] > 0]
-    fig4_gain = "yes" if len(raised) == len(est) else \
-        "partly: not shown for " + ", ".join(m for m in est if m not in raised) if raised else \
-        "not distinguishable: no method's gain interval lies above 0"
+    fig4_gain = Verdict("reproduced") if len(raised) == len(est) else \
+        Verdict("partly", "not shown for " + ", ".join(m for m in est if m not in raised)) if raised else \
+        Verdict("not distinguishable", "no method's gain interval lies above 0")
     if "ELE" not in est or len(est) < 2:
-        fig4 = "not tested: needs ELE and another method"
+        fig4 = Verdict("not tested", "needs ELE and another method")
     else:
         diffs = {m: boot["ELE"]["gain"] - boot[m]["gain"] for m in est if m != "ELE"}
         below = [m for m, d in diffs.items() if _interval(d)[1] < 0]
         above = [m for m, d in diffs.items() if _interval(d)[0] > 0]
-        fig4 = ("yes: ELE's gain is the smallest" if len(below) == len(diffs) else
-                f"no: ELE's gain is larger than {', '.join(above)}'s" if above else
-                "not distinguishable: ELE's gain is within the intervals of " +
-                ", ".join(m for m in diffs if m not in below) + "'s")
+        fig4 = (Verdict("reproduced", "ELE's gain is the smallest") if len(below) == len(diffs) else
+                Verdict("not reproduced", f"ELE's gain is larger than {', '.join(above)}'s") if above else
+                Verdict("not distinguishable", "ELE's gain is within the intervals of "
+                        + ", ".join(m for m in diffs if m not in below) + "'s"))
     sd_falls = {m: _interval(boot[m]["sd_n"] - boot[m]["sd_1"])[1] < 0 for m in est}
     others = [m for m in est if m != "PE"]
     pe_margin = (boot["PE"]["sd_1"] - np.max([boot[m]["sd_1"] for m in others], axis=0)) \
@@ -107,7 +108,7 @@ def claims(records: dict[str, dict]) -> list[dict]:
     if not pe_most:
         problems.append("PE most unstable: " + ("not tested" if pe_margin is None else "no" if pe_least
                                                 else "not distinguishable"))
-    fig5 = "yes" if not problems else "partly: " + "; ".join(problems)
+    fig5 = Verdict("reproduced") if not problems else Verdict("partly", "; ".join(problems))
     z, offset = {}, {}
     for m, e in est.items():
         diff, b = np.array(e["repeats"]["mean"]) - e["pool"].mean, e["pool"]
@@ -118,13 +119,13 @@ def claims(records: dict[str, dict]) -> list[dict]:
     off = {m: int((np.abs(v) > 3).sum()) for m, v in z.items()}
     systematic = [m for m, v in offset.items() if abs(v) > 3]
     if not any(off.values()):
-        agree = "yes"
+        agree = Verdict("reproduced")
     elif not systematic:
-        agree = ("yes: no systematic difference (the mean of (a) - (b) over N is within 3 SE of 0 for every "
-                 "method); single N beyond 3 SE for " + ", ".join(f"{m} ({k} of {len(z[m])})"
-                                                              for m, k in off.items() if k))
+        agree = Verdict("reproduced", "no systematic difference (the mean of (a) - (b) over N is within 3 SE "
+                        "of 0 for every method); single N beyond 3 SE for "
+                        + ", ".join(f"{m} ({k} of {len(z[m])})" for m, k in off.items() if k))
     else:
-        agree = "no: (a) lies systematically off (b) for " + ", ".join(systematic)
+        agree = Verdict("not reproduced", "(a) lies systematically off (b) for " + ", ".join(systematic))
     return [
         {"claim": paper.CLAIMS["fig4_gain"],
          "ours": f"gain of best-of-N, mean [95 % interval]: {gains}", "verdict": fig4_gain},
@@ -166,10 +167,10 @@ def deviation_rows(records: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def pih_verdict(records: dict[str, dict]) -> tuple[str, str]:
+def pih_verdict(records: dict[str, dict]) -> Verdict:
     """Table 2's PIH columns: per method and key kind, our mean rho within two SDs (ours or the
-    paper's, the larger) of the paper's. Returns the verdict and its reason (the methods that are
-    off, with the authors' aliased channel maps where they were measured)."""
+    paper's, the larger) of the paper's. Its reason names the methods that are off (with the
+    authors' aliased channel maps where they were measured)."""
     off = []
     for m, e in estimates(records).items():
         res, trials = records[m]["result"], records[m]["params"]["trials"]
@@ -182,18 +183,28 @@ def pih_verdict(records: dict[str, dict]) -> tuple[str, str]:
                 aliased = f" ({np.mean(res['aliased']):.4f} with the authors' aliased channel maps)" \
                     if "aliased" in res and kind == "original" else ""
                 off.append(f"{m} {kind} {mean:.4f} against the paper's {theirs['pih_mean']:.4f}{aliased}")
-    verdict = "yes" if not off else "no" if len(off) == 2 * len(records) else "partly"
-    return verdict, "every method within two SDs of the paper's" if not off else "; ".join(off)
+    word = "reproduced" if not off else "not reproduced" if len(off) == 2 * len(records) else "partly"
+    return Verdict(word, "every method within two SDs of the paper's" if not off else "; ".join(off))
 
 
-def book_values(records: dict[str, dict]) -> dict[str, str]:
-    """The texts the book's pages read from this section (glued by the notebook), the paper's PIH
-    values and the introduction's verdicts among them."""
-    out = entry("table2_pih", *pih_verdict(records))
-    checked = dict(zip(("fig4_gain", "fig4", "fig5", "agree"), claims(records), strict=True))
+def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
+    """The introduction's rows of this section (and each claim's verdict and text for the Paper vs.
+    reproduction page): each claim judged on the strongest of ``candidates`` (records by method and
+    their preset, strongest first; see ``evidence.candidates``) that can support it."""
+    records, preset = candidates[0]
+    out = entry("table2_pih", pih_verdict(records).on(preset))
+    checked = dict(zip(("fig4_gain", "fig4", "fig5", "agree"), judged(candidates, claims), strict=True))
     for name in ("fig4_gain", "fig4", "fig5"):
         out.update(entry(name, checked[name]["verdict"], checked[name]["ours"]))
-        out[f"{name}_ok"], out[f"{name}_claim"] = checked[name]["verdict"], checked[name]["claim"]
+        out[f"{name}_ok"], out[f"{name}_claim"] = str(checked[name]["verdict"]), checked[name]["claim"]
+    return out
+
+
+def book_values(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
+    """The texts the book's pages read from this section (glued by the notebook): the
+    introduction's rows (``verdicts``), and the strongest records' PIH values beside the paper's."""
+    records = candidates[0][0]
+    out = verdicts(candidates)
     for m, row in table2_rows(records).items():
         out[f"pih_orig_{m}"], out[f"pih_prop_{m}"] = row["original rho (ours)"], row["proposed rho (ours)"]
     for m, v in paper.TABLE2.items():

@@ -10,7 +10,8 @@ import numpy as np
 from ...metrics import metric_info, metric_names
 from .. import paper
 from ..compute.metric_study import AUTHORS_LPIPS
-from .verdicts import entry
+from .evidence import judged
+from .verdicts import Verdict, entry
 
 PEAK_METRICS = ("brisque", "fid", "lpips")  # the metrics the paper says peak at 50 %
 
@@ -98,20 +99,20 @@ def _where(summary: dict, m: str) -> tuple[str, str]:
         else (text, "yes")
 
 
-def _sharpest(summary: dict, metric: str, others: list[str]) -> str:
+def _sharpest(summary: dict, metric: str, others: list[str]) -> Verdict:
     """Whether ``metric``'s peak is narrower than each of ``others``' (the 95 % interval of the
     difference of their widths below 0), as a verdict."""
     samples = {m: summary[m]["width_above_half_samples"] for m in [metric, *others]}
     if any(len(v) == 0 for v in samples.values()):
-        return "not distinguishable: one key for some metric, no interval"
+        return Verdict("not distinguishable", "one key for some metric, no interval")
     bounds = {m: np.quantile(samples[metric] - samples[m], [0.025, 0.975]) for m in others}
     sharper = [m for m, (lo, _) in bounds.items() if lo > 0]
     if all(hi < 0 for _, hi in bounds.values()):
-        return "yes"
+        return Verdict("reproduced")
     if sharper:
-        return f"no: {', '.join(sharper)} sharper"
-    return "not distinguishable: " + ", ".join(
-        f"width of {metric.upper()} - {m} [{lo:+.0f}, {hi:+.0f}] %" for m, (lo, hi) in bounds.items())
+        return Verdict("not reproduced", f"{', '.join(sharper)} sharper")
+    return Verdict("not distinguishable", ", ".join(
+        f"width of {metric.upper()} - {m} [{lo:+.0f}, {hi:+.0f}] %" for m, (lo, hi) in bounds.items()))
 
 
 METRIC_CHOICE = ("(this project) of the nine metrics, LPIPS suits PIH best by the paper's own criterion: "
@@ -129,15 +130,13 @@ def claims(record: dict) -> list[dict]:
     where = {m: _where(summary, m) for m in summary}
     off = [where[m][0] for m in PEAK_METRICS if where[m][1] == "no"]
     unsure = [where[m][0] for m in PEAK_METRICS if where[m][1] == "unsure"]
-    if off:
-        peak = "no: " + ", ".join(off)
-    else:
-        peak = "not distinguishable: " + ", ".join(unsure) if unsure else "yes"
+    peak = Verdict("not reproduced", ", ".join(off)) if off else \
+        Verdict("not distinguishable", ", ".join(unsure)) if unsure else Verdict("reproduced")
     widths = ", ".join(f"{m} {summary[m]['width_above_half']:.0f} %" for m in PEAK_METRICS)
     nine = [m for m in metric_names() if m in summary]
     at_50 = [m for m in nine if where[m][1] != "no"]
     if where["lpips"][1] == "no":
-        choice = f"no: {where['lpips'][0]}"
+        choice = Verdict("not reproduced", where["lpips"][0])
     else:
         choice = _sharpest(summary, "lpips", [m for m in at_50 if m != "lpips"])
     return [{"claim": paper.CLAIMS["fig3_peak"], "ours": ", ".join(where[m][0] for m in PEAK_METRICS),
@@ -151,16 +150,26 @@ def claims(record: dict) -> list[dict]:
              "verdict": choice}]
 
 
-def book_values(records: dict) -> dict[str, str]:
-    """The texts the book's pages read from this section (glued by the notebook), the
-    introduction's verdicts among them."""
+def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
+    """The introduction's rows of this section (and each claim's verdict and text for the Paper vs.
+    reproduction page): each claim judged on the strongest of ``candidates`` (``{"curves": record}``
+    and its preset, strongest first; see ``evidence.candidates``) that can support it."""
     out = {}
     names = ("fig3_peak", "fig3_sharpest", "metric_choice")
-    for name, c in zip(names, claims(records["curves"]), strict=True):
-        out[f"{name}_ok"], out[f"{name}_claim"] = c["verdict"], c["claim"]
+    for name, c in zip(names, judged(candidates, lambda r: claims(r["curves"])), strict=True):
+        out[f"{name}_ok"], out[f"{name}_claim"] = str(c["verdict"]), c["claim"]
         out.update(entry(name, c["verdict"], c["ours"]))
-    out["lpips_peak"] = f"{peaks(records['curves'])['lpips']['peak_percent']:.0f} %"
-    ssim = records["ssim_channels"]["result"]
+    out.update(entry("table1", Verdict("not compared", "shown for one image; the paper's image is not "
+                                                       "identified")))
+    return out
+
+
+def book_values(candidates: list[tuple[dict[str, dict], str]], own: dict) -> dict[str, str]:
+    """The texts the book's pages read from this section (glued by the notebook): the
+    introduction's rows (``verdicts``), the strongest record's LPIPS peak and, from ``own`` (this
+    build's records), the SSIM deviation."""
+    out = verdicts(candidates)
+    out["lpips_peak"] = f"{peaks(candidates[0][0]['curves'])['lpips']['peak_percent']:.0f} %"
+    ssim = own["ssim_channels"]["result"]
     out["ssim_channels"] = f"{ssim['grey']:.4f} (grey) vs. {ssim['rgb']:.4f} (RGB)"
-    out.update(entry("table1", "not compared", "shown for one image; the paper's image is not identified"))
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .verdicts import Verdict
+
 
 def table(record: dict) -> dict[str, dict]:
     return {m: {"key fingerprint": r["fingerprint"],
@@ -17,4 +19,4 @@ def claims(record: dict) -> list[dict]:
     return [{"claim": "Each scrambler's inverse recovers every image exactly",
              "ours": f"{len(record['result']) - len(bad)} of {len(record['result'])} methods exact on "
                      f"{record['params']['n_check']} images",
-             "verdict": "yes" if not bad else "no: " + ", ".join(bad)}]
+             "verdict": Verdict("reproduced") if not bad else Verdict("not reproduced", ", ".join(bad))}]
