@@ -62,8 +62,7 @@ for name, value in report.verdicts(candidates).items():  # the texts the book's 
     glue(name, value, display=False)
 display(Markdown(evidence.where(shown_preset, preset, own_shown="at the end of this page")))
 display(Markdown(provenance.markdown(shown)))
-display(Markdown(f"The classifier trained on plain images: {100 * shown['result']['plain_accuracy']:.1f} % "
-                 f"on the plain test images ({shown['result']['n_test']} images)."))
+display(Markdown(report.observer(shown)))
 
 # %% [markdown]
 # ## What each observer sees, best key against worst

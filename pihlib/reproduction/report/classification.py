@@ -17,7 +17,7 @@ from ..compute.runs import KINDS, jobs, run_name, run_params, train_config
 from ..provenance import markdown
 from . import evidence, table3
 from .training_studies import first_layer_rows, jpeg_values
-from .verdicts import Verdict, entry, within
+from .verdicts import Verdict, checked, entry, within
 
 # One-sided 95 % quantiles of Student's t by degrees of freedom (1 to 10), for the non-inferiority test
 T95 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812)
@@ -308,8 +308,8 @@ def verdicts(preset: str, result: dict) -> dict[str, str]:
     reproduction page), on the strongest committed runs (``evidence_runs``, ``best_runs``); ``result``
     holds this build's ``runs``, ``plain`` and ``table3``."""
     shown, best = evidence_runs(preset, result), best_runs(preset, result)
-    accuracy, table = claims(shown)
-    return {"table3_ok": str(table["verdict"]), "table3_claim": table["claim"],
-            **entry("accuracy", accuracy["verdict"].on(shown["preset"]), accuracy["ours"]),
-            **entry("table3", table["verdict"].on(shown["preset"]), table["ours"]),
+    accuracy, table = ({**c, "verdict": c["verdict"].on(shown["preset"])} for c in claims(shown))
+    return {**checked("table3", table), **checked("accuracy", accuracy),
+            **entry("accuracy", accuracy["verdict"], accuracy["ours"]),
+            **entry("table3", table["verdict"], table["ours"]),
             **entry("table2_acc", accuracy_verdict(summary(best["runs"]) if best else {}, best))}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...train import TrainConfig
 from .evidence import judged
 from .verdicts import Verdict, entry
 
@@ -56,6 +57,22 @@ def accuracy_rows(record: dict) -> dict[str, dict]:
                    "best - worst, points [95 % interval]":
                        f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"}
     return rows
+
+
+def observer(record: dict) -> str:
+    """The plain-trained observer of ``record`` in one paragraph (Markdown): its accuracy on plain
+    images, how it was trained (its own classifier, not the Classification page's), and the chance
+    line above which it counts as reading a key's images."""
+    r, p = record["result"], record["params"]
+    c = TrainConfig("plain", seed=p["seed"], epochs=p["epochs"], batch_size=p["batch_size"])  # as computed
+    return (f"The observer is this study's own classifier ({c.classifier}, {c.epochs} epoch(s) on "
+            f"{p['n_train']:,} plain training images; not the Classification page's plain classifier, "
+            f"which is trained with that page's settings): {100 * r['plain_accuracy']:.1f} % on "
+            f"{r['n_test']:,} plain test "
+            f"images. It counts as reading a key's images when its accuracy on them is above the **chance "
+            f"line**, {100 * chance_line(r['n_test']):.1f} %: chance (10 %, ten classes) plus two standard "
+            "errors of an accuracy over that many images. Below it, the observer sees nothing of either "
+            "key's images and cannot tell the keys apart (\"not tested\").")
 
 
 def view_rows(record: dict) -> dict[str, dict]:

@@ -11,7 +11,7 @@ from ...metrics import metric_info, metric_names
 from .. import paper
 from ..compute.metric_study import AUTHORS_LPIPS
 from .evidence import judged
-from .verdicts import Verdict, entry
+from .verdicts import Verdict, checked, entry
 
 PEAK_METRICS = ("brisque", "fid", "lpips")  # the metrics the paper says peak at 50 %
 
@@ -157,7 +157,7 @@ def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
     out = {}
     names = ("fig3_peak", "fig3_sharpest", "metric_choice")
     for name, c in zip(names, judged(candidates, lambda r: claims(r["curves"])), strict=True):
-        out[f"{name}_ok"], out[f"{name}_claim"] = str(c["verdict"]), c["claim"]
+        out.update(checked(name, c))
         out.update(entry(name, c["verdict"], c["ours"]))
     out.update(entry("table1", Verdict("not compared", "shown for one image; the paper's image is not "
                                                        "identified")))

@@ -59,6 +59,14 @@ def within(ours: float, theirs: float, spread: float) -> bool:
     return abs(ours - theirs) <= 2 * spread
 
 
+def checked(name: str, claim: dict) -> dict[str, str]:
+    """The two glue values of one claim on the Paper vs. reproduction page: ``<name>_claim``, the
+    claim, and ``<name>_ok``, its verdict with the preset it rests on."""
+    v = claim["verdict"]
+    return {f"{name}_claim": claim["claim"], f"{name}_ok": str(v) + (f" ({v.evidence} preset)" if v.evidence
+                                                                     else "")}
+
+
 def entry(name: str, verdict: Verdict, ours: str = "") -> dict[str, str]:
     """The two glue values of one row of the introduction's table (plain text): the verdict's word,
     and the reason: the verdict's own (left out where ``ours`` says it already), then ``ours`` (the
