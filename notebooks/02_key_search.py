@@ -50,7 +50,7 @@ display(Markdown(evidence.where(shown_preset, preset)))
 display(Markdown(provenance.markdown(next(iter(records.values())))))
 for name, value in report.book_values(candidates).items():  # the texts the book's pages read
     glue(name, value, display=False)
-glue("trials", str(P["trials"]), display=False)  # N of the proposed keys, read by the pages
+glue("trials", str(next(iter(records.values()))["params"]["trials"]), display=False)  # N of the shown keys
 
 # %% [markdown]
 # ## Figs. 4 and 5: mean and SD of the selected $\rho$ against N
@@ -68,7 +68,7 @@ for number, fig in figures.figs45(records).items():
 # N, by the pool estimator (b, line; band: its 95 % bootstrap interval, resampling the pool's keys) and
 # the authors' repeated searches (a, points with one standard error either side). Black diamonds: the
 # paper's Table 2, its original key at N = 1 and its proposed key (the paper's best of 20) at
-# N = {glue:text}`trials`, this build's number of trials. rho is LPIPS (authors' convention) averaged
+# N = {glue:text}`trials`, the shown records' number of trials. rho is LPIPS (authors' convention) averaged
 # over the key-search images.
 # ```
 
