@@ -38,7 +38,7 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import key_search as experiment
-from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import downloads, figures
 from pihlib.reproduction.report import key_search as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, trials=trials, pool=pool, repeats=repeats,
@@ -70,6 +70,9 @@ for number, fig in figures.figs45(records).items():
 # over the key-search images.
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.fig4(records), "fig4.csv", "key_search", preset, P))
+
 # %% [markdown]
 # ```{glue:figure} fig5
 # :name: fig-fig5
@@ -81,6 +84,9 @@ for number, fig in figures.figs45(records).items():
 # (black diamonds).
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.fig5(records), "fig5.csv", "key_search", preset, P))
+
 # %% [markdown]
 # ## Table 2's PIH columns, key space and the cost of selection
 #
@@ -90,6 +96,7 @@ for number, fig in figures.figs45(records).items():
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.table2_rows(records)).T)
+display(downloads.data_link(downloads.table2_pih(records), "table2_pih.csv", "key_search", preset, P))
 
 # %% [markdown]
 # ## The paper's claims about Figs. 4 and 5, checked

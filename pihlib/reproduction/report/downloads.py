@@ -35,17 +35,19 @@ LPIPS_AUTHORS = "LPIPS, authors' convention"  # rho and Table 1's LPIPS: [0, 1] 
 
 def _command(experiment: str, preset: str, params: dict[str, Any] | None, book_preset: str) -> str:
     """The shell command that computes ``experiment`` at ``preset`` and builds the book at
-    ``book_preset``; parameters of ``params`` that differ from the preset's are passed as ``-p``."""
+    ``book_preset``. Where the record is the build's own (``preset`` is ``book_preset``), the
+    parameters of ``params`` that differ from the preset's are passed on as ``-p`` overrides."""
     notebook = compute_module(experiment).NOTEBOOK
-    given = {k: v for k, v in (params or {}).items() if k in presets.PRESETS[preset][notebook]
-             and v != presets.PRESETS[preset][notebook][k]}
+    defaults = presets.PRESETS[preset][notebook]
+    given = {k: v for k, v in (params or {}).items() if k in defaults and v != defaults[k]} \
+        if book_preset == preset else {}
     compute = f"python -m pihlib.reproduction compute --preset {preset} --only {experiment}"
     compute += "".join(f" -p {experiment}.{k} {shlex.quote(repr(v))}" for k, v in given.items())
-    if not given or book_preset != preset:
+    if not given:
         return f"{compute} && make book PRESET={book_preset}"
     build = f"python -m pihlib.reproduction build --preset {book_preset}"
-    return compute + " && " + build + "".join(f" -p {notebook}.{k} {shlex.quote(repr(v))}"
-                                              for k, v in given.items())
+    return f"{compute} && {build}" + "".join(f" -p {notebook}.{k} {shlex.quote(repr(v))}"
+                                             for k, v in given.items())
 
 
 def data_link(frame: pd.DataFrame, filename: str, experiment: str, preset: str,
@@ -61,8 +63,9 @@ def data_link(frame: pd.DataFrame, filename: str, experiment: str, preset: str,
             ``pihlib.reproduction.EXPERIMENTS``), the ``--only`` of the command.
         preset: the preset of that record, e.g. ``"gpu"`` where a page shows the committed ``gpu``
             records whatever preset the book is built at.
-        params: the parameters the record was computed with (the notebook's ``P``); those that
-            differ from ``preset``'s are named as ``-p`` overrides in the command. None: the
+        params: the notebook's parameters (its ``P``). Where the record is the build's own
+            (``book_preset`` None or ``preset``), those that differ from ``preset``'s are named as
+            ``-p`` overrides in the command; ignored for another preset's record. None: the
             preset's own.
         book_preset: the preset the book is built at; None: ``preset``.
 
@@ -75,10 +78,9 @@ def data_link(frame: pd.DataFrame, filename: str, experiment: str, preset: str,
     data = base64.b64encode(csv.encode("utf-8")).decode("ascii")
     command = _command(experiment, preset, params, book_preset or preset)
     rows = f"{len(frame)} row{'' if len(frame) == 1 else 's'}"
-    return HTML(f'<p class="{CLASS}">The data: <a download="{escape(filename)}" '
-                f'href="data:text/csv;base64,{data}">{escape(filename)}</a> ({rows}, CSV, from the '
-                f'<code>{escape(preset)}</code> preset\'s record). Recomputed by '
-                f'<code>{escape(command)}</code></p>')
+    return HTML(f'<p class="{CLASS}">Data: <a download="{escape(filename)}" '
+                f'href="data:text/csv;base64,{data}">{escape(filename)}</a> ({rows}, CSV; the '
+                f'<code>{escape(preset)}</code> preset). Recompute: <code>{escape(command)}</code></p>')
 
 
 # Notebook 00 ---------------------------------------------------------------------------------------
@@ -188,6 +190,20 @@ def table1(examples: dict) -> pd.DataFrame:
     return pd.DataFrame({"test image (index)": examples["params"]["example_image"],
                          "inversion ratio (%)": r["percents"],
                          "LPIPS against the plain image (authors' convention)": r["lpips"]})
+
+
+def ssim_channels(record: dict) -> pd.DataFrame:
+    """The table of SSIM on grey and on colour images, from the ``ssim_channels`` record.
+
+    Args:
+        record: the ``ssim_channels`` record (``result``: the mean SSIM by way of comparing).
+
+    Returns:
+        pandas.DataFrame: one row per way (grey, RGB): the mean SSIM (1 = identical) between the
+        plain images and the same images at 50 % inversion ratio.
+    """
+    return pd.DataFrame({"SSIM computed on": list(record["result"]),
+                         "mean SSIM, plain vs. 50 % IIR (1 = identical)": list(record["result"].values())})
 
 
 # Notebook 02 ---------------------------------------------------------------------------------------
