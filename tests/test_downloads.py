@@ -105,6 +105,8 @@ def test_the_metric_study_frames_hold_fig3s_points_and_the_peak_table():
     for _, row in peaks.iterrows():
         text = shown[row["metric"]]["most hiding at IIR (%) [95 % interval over keys]"]
         assert text.startswith(f"{row['most hiding at IIR (%)']:.0f}")
+    ssim = downloads.ssim_channels(record("ssim_channels"))
+    assert list(ssim["SSIM computed on"]) == ["grey", "rgb"] and ssim.iloc[:, 1].between(-1, 1).all()
     examples = downloads.table1(record("iir_examples"))
     assert list(examples["inversion ratio (%)"]) == record("iir_examples")["result"]["percents"]
 
