@@ -33,7 +33,7 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance, summary
 from pihlib.reproduction.compute import scrambling as experiment
-from pihlib.reproduction.report import figures
+from pihlib.reproduction.report import downloads, figures
 from pihlib.reproduction.report import scrambling as report
 
 P = presets.params(experiment.NOTEBOOK, preset, split=split, n_show=n_show, n_check=n_check, seed=seed)
@@ -49,6 +49,7 @@ display(Markdown(provenance.markdown(record)))
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.table(record)).T)
+display(downloads.data_link(downloads.scramblers_table(record), "scramblers.csv", "scrambling", preset, P))
 display(pd.DataFrame(report.claims(record)).style.hide(axis="index"))
 
 # %% tags=["hide-input"]
@@ -65,3 +66,7 @@ glue("n_show_text", f"{P['n_show']} {P['split']}", display=False)
 # scrambled with its key (fingerprints in the table above) and unscrambled again with that key:
 # identical to the plain images, bit for bit.
 # ```
+
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.scramblers_figure(experiment.keys(P), x), "scramblers_figure.csv",
+                            "scrambling", preset, P))

@@ -39,7 +39,7 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import metric_study as experiment
-from pihlib.reproduction.report import evidence, figures
+from pihlib.reproduction.report import downloads, evidence, figures
 from pihlib.reproduction.report import metric_study as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, n_images_slow=n_images_slow,
@@ -75,6 +75,10 @@ glue("fig3", figures.fig3(records["curves"]), display=False)
 # and the authors' (orange, dashed).
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.fig3(records["curves"]), "fig3.csv", "metric_study", shown_preset, P,
+                            preset))
+
 # %% [markdown]
 # ## The paper's claims about Fig. 3, checked
 #
@@ -85,6 +89,8 @@ glue("fig3", figures.fig3(records["curves"]), display=False)
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.peak_rows(records["curves"])).T)
+display(downloads.data_link(downloads.fig3_peaks(records["curves"]), "fig3_peaks.csv", "metric_study",
+                            shown_preset, P, preset))
 display(pd.DataFrame(report.claims(records["curves"])).style.hide(axis="index"))
 
 # %% [markdown]
@@ -95,6 +101,8 @@ display(pd.DataFrame(report.claims(records["curves"])).style.hide(axis="index"))
 
 # %% tags=["hide-input"]
 display(pd.DataFrame({"mean SSIM, plain vs. 50 % IIR": records["ssim_channels"]["result"]}))
+display(downloads.data_link(downloads.ssim_channels(records["ssim_channels"]), "ssim_channels.csv",
+                            "metric_study", preset, P))
 
 # %% [markdown]
 # ## Table 1: one image at several inversion ratios
@@ -115,3 +123,6 @@ glue("example_image", str(P["example_image"]), display=False)
 # the plain image (authors' convention). The paper does not identify its image; ours is test image
 # {glue:text}`example_image`.
 # ```
+
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.table1(records["examples"]), "table1.csv", "metric_study", preset, P))

@@ -38,7 +38,7 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import key_search as experiment
-from pihlib.reproduction.report import evidence, figures
+from pihlib.reproduction.report import downloads, evidence, figures
 from pihlib.reproduction.report import key_search as report
 
 P = presets.params(experiment.NOTEBOOK, preset, n_images=n_images, trials=trials, pool=pool, repeats=repeats,
@@ -72,6 +72,9 @@ for number, fig in figures.figs45(records).items():
 # over the key-search images.
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.fig4(records), "fig4.csv", "key_search", shown_preset, P, preset))
+
 # %% [markdown]
 # ```{glue:figure} fig5
 # :name: fig-fig5
@@ -83,6 +86,9 @@ for number, fig in figures.figs45(records).items():
 # (black diamonds).
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.fig5(records), "fig5.csv", "key_search", shown_preset, P, preset))
+
 # %% [markdown]
 # ## Table 2's PIH columns, key space and the cost of selection
 #
@@ -92,6 +98,8 @@ for number, fig in figures.figs45(records).items():
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.table2_rows(records)).T)
+display(downloads.data_link(downloads.table2_pih(records), "table2_pih.csv", "key_search", shown_preset, P,
+                            preset))
 
 # %% [markdown]
 # ## The paper's claims about Figs. 4 and 5, checked

@@ -56,7 +56,7 @@ from myst_nb import glue
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import classification as experiment
 from pihlib.reproduction.report import classification as report
-from pihlib.reproduction.report import evidence, figures, table3, training_studies
+from pihlib.reproduction.report import downloads, evidence, figures, table3, training_studies
 
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, seeds=seeds, trials=trials, n_train=n_train,
                    n_test=n_test, n_search=n_search, recipe=recipe, classifier=classifier, epochs=epochs,
@@ -65,9 +65,8 @@ display(Markdown(presets.markdown(P, preset, resolved=report.train_config(P, "pl
 R = experiment.run(preset, P, data, jpeg_data or os.environ.get("PIH_CIFAR10_JPEG"))
 for name, value in report.book_values(preset, P, R).items():  # the texts the book's pages read
     glue(name, value, display=False)
-display(Markdown(report.describe(P, R)))
-display(Markdown(provenance.markdown([R["plain"], *R["runs"]],
-                                     title=f"the {1 + len(R['runs'])} training runs")))
+display(Markdown(report.describe(P, R)), Markdown(provenance.markdown(
+    [R["plain"], *R["runs"]], title=f"the {1 + len(R['runs'])} training runs")))
 
 
 def frame(rows: dict) -> pd.DataFrame:
@@ -80,10 +79,10 @@ def frame(rows: dict) -> pd.DataFrame:
 # %% tags=["hide-input"]
 S = report.summary(R["runs"])
 display(frame(report.table2_rows(S)))
+display(downloads.data_link(downloads.table2_accuracy(S), "table2_accuracy.csv", "classification", preset, P))
 
 # %% tags=["hide-input"]
-display(Markdown(report.timing_caption()))
-display(frame(report.timing_rows(S)))
+display(Markdown(report.timing_caption()), frame(report.timing_rows(S)))
 
 # %% tags=["hide-input"]
 glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=False)
@@ -97,6 +96,9 @@ glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=Fals
 # preset: proposed keys solid, original keys dashed.
 # ```
 
+# %% tags=["hide-input"]
+downloads.data_link(downloads.training(R["runs"], P["seeds"][0]), "training.csv", "classification", preset, P)
+
 # %% [markdown]
 # ## The `gpu` preset's runs, as far as they are committed
 #
@@ -109,10 +111,16 @@ glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=Fals
 G = report.gpu_view(preset, R)
 display(Markdown(G["note"]))
 if G["summary"]:
-    display(frame(report.table2_rows(G["summary"])), frame(report.timing_rows(G["summary"])))
-display(Markdown("The `gpu` preset's targets (`classification.TARGETS_*`) beside what its runs reached: on "
-                 "the official data plain at airbench95's level and each method at the paper's mean, on the "
-                 "JPEG copy PE and LE, and the compute time of all runs, key searches included:"))
+    display(frame(report.table2_rows(G["summary"])), downloads.data_link(downloads.table2_accuracy(
+        G["summary"]), "table2_accuracy_gpu.csv", "classification", "gpu", P, preset),
+        frame(report.timing_rows(G["summary"])))
+
+# %% [markdown]
+# The `gpu` preset's targets (`classification.TARGETS_*`) beside what its runs reached: on the official
+# data plain at airbench95's level and each method at the paper's mean, on the JPEG copy PE and LE, and
+# the compute time of all runs, key searches included:
+
+# %% tags=["hide-input"]
 display(pd.DataFrame(report.target_check(G["runs"], G["plain"])).set_index("what"))
 
 # %% [markdown]
@@ -156,8 +164,9 @@ if rows := training_studies.jpeg_rows(R["jpeg_penalty"]):
 E = report.evidence_runs(preset, R)
 display(Markdown(evidence.where(E["preset"], preset, own_shown="above (Table 2)")))
 glue("table3", figures.table3(E["table3"]), display=False)
-display(pd.DataFrame(table3.rows(E["table3"])).T.rename_axis(["image", "column"]),
-        pd.DataFrame(report.claims(E)).style.hide(axis="index"))
+display(pd.DataFrame(table3.rows(E["table3"])).T.rename_axis(["image", "column"]), downloads.data_link(
+    downloads.table3(E["table3"]), "table3.csv", "classification", E["preset"], P, preset),
+    pd.DataFrame(report.claims(E)).style.hide(axis="index"))
 
 # %% [markdown]
 # ```{glue:figure} table3

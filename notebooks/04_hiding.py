@@ -49,7 +49,7 @@ from myst_nb import glue
 
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import hiding as experiment
-from pihlib.reproduction.report import evidence, figures
+from pihlib.reproduction.report import downloads, evidence, figures
 from pihlib.reproduction.report import hiding as report
 
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_train=n_train, n_test=n_test,
@@ -69,7 +69,11 @@ display(Markdown(report.observer(shown)))
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.accuracy_rows(shown)).T)
+display(downloads.data_link(downloads.hiding_accuracy(shown), "hiding_accuracy.csv", "hiding", shown_preset,
+                            P, preset))
 display(pd.DataFrame(report.view_rows(shown)).T)
+display(downloads.data_link(downloads.hiding_view(shown), "hiding_view.csv", "hiding", shown_preset, P,
+                            preset))
 display(pd.DataFrame(report.claims(shown)).style.hide(axis="index"))
 glue("hiding", figures.hiding(shown["result"]), display=False)
 
@@ -83,6 +87,10 @@ glue("hiding", figures.hiding(shown["result"]), display=False)
 # the same for every PE key.
 # ```
 
+# %% tags=["hide-input"]
+display(downloads.data_link(downloads.hiding_figure(shown), "hiding_figure.csv", "hiding", shown_preset, P,
+                            preset))
+
 # %% [markdown]
 # ## This build's own run
 #
@@ -92,6 +100,8 @@ glue("hiding", figures.hiding(shown["result"]), display=False)
 # %% tags=["hide-input"]
 if shown_preset != preset:
     display(Markdown(provenance.markdown(record)), pd.DataFrame(report.accuracy_rows(record)).T,
+            downloads.data_link(downloads.hiding_accuracy(record), "hiding_accuracy_this_build.csv", "hiding",
+                                preset, P),
             pd.DataFrame(report.claims(record)).style.hide(axis="index"))
 else:
     display(Markdown("This build's run is the one shown above."))

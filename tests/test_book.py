@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pihlib.reproduction import presets
+from pihlib.reproduction import experiment, presets
 
 pytestmark = pytest.mark.book
 
@@ -230,3 +230,127 @@ def test_every_figure_says_what_it_shows(html):
             if len(text) < 20 or text == src.group(1) or re.search(r"\.(png|svg|jpe?g)$", text):
                 missing.append(f"{page.relative_to(html)}: {src.group(1)}")
     assert missing == []
+
+
+# The data beside each figure and table (pihlib.reproduction.report.downloads) ----------------------
+
+# what each page offers, whatever the build (notebook 03's gpu table and notebook 04's own-run table
+# come in addition where there are committed gpu results)
+DATA_LINKS = {
+    "00_scramblers": {"scramblers.csv", "scramblers_figure.csv"},
+    "01_metric_selection": {"fig3.csv", "fig3_peaks.csv", "ssim_channels.csv", "table1.csv"},
+    "02_key_search": {"fig4.csv", "fig5.csv", "table2_pih.csv"},
+    "03_classification": {"table2_accuracy.csv", "training.csv", "table3.csv"},
+    "04_hiding": {"hiding_accuracy.csv", "hiding_view.csv", "hiding_figure.csv"},
+}
+FIGURE_DATA = {"scramblers_figure.csv": "fig-scramblers", "fig3.csv": "fig-fig3", "table1.csv": "fig-table1",
+               "fig4.csv": "fig-fig4", "fig5.csv": "fig-fig5", "training.csv": "fig-training",
+               "hiding_figure.csv": "fig-hiding"}
+OVERRIDE = r"( -p \S+ ('[^']*'|\S+))*"  # -p TARGET.NAME VALUE, the value shell-quoted where it must be
+COMMAND = re.compile(rf"python -m pihlib\.reproduction compute --preset (\w+) --only (\w+){OVERRIDE} && "
+                     rf"(make book PRESET=\w+|python -m pihlib\.reproduction build --preset \w+{OVERRIDE})$")
+
+
+def data_links(page: str) -> list[dict]:
+    """Each ``pih-data`` paragraph of a page: its download name, the CSV in its link (decoded), the
+    command it names and where it stands in the page."""
+    import base64
+
+    out = []
+    for m in re.finditer(r'<p class="pih-data">(.*?)</p>', page, flags=re.S):
+        link = re.search(r'<a download="([^"]+)" href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', m.group(1))
+        code = re.findall(r"<code>(.*?)</code>", m.group(1), flags=re.S)
+        out.append({"name": link.group(1) if link else None, "position": m.start(),
+                    "csv": base64.b64decode(link.group(2)).decode("utf-8") if link else "",
+                    "command": unescape(re.sub(r"\s+", " ", code[-1])).strip() if code else ""})
+    return out
+
+
+def test_every_figure_and_table_offers_its_data_and_the_command_that_recomputes_it(html):
+    import csv
+    import io
+
+    for name, expected in DATA_LINKS.items():
+        page = (html / "book" / "generated" / f"{name}.html").read_text()
+        links = data_links(page)
+        names = [link["name"] for link in links]
+        assert expected <= set(names), f"{name}: {sorted(expected - set(names))} missing"
+        assert len(names) == len(set(names)), names
+        for link in links:
+            rows = list(csv.reader(io.StringIO(link["csv"])))
+            assert len(rows) >= 2 and all(len(r) == len(rows[0]) for r in rows), (name, link["name"])
+            assert all(h.strip() for h in rows[0]), (name, link["name"], rows[0])
+            match = COMMAND.match(link["command"])
+            assert match, (name, link["name"], link["command"])
+            assert match.group(1) in presets.PRESETS and experiment(match.group(2)).NOTEBOOK == name
+        for data, figure in FIGURE_DATA.items():  # a figure's data follows it, before any other figure
+            if data in names:
+                at = page.index(f'id="{figure}"')
+                link = next(link["position"] for link in links if link["name"] == data)
+                assert at < link and "<figure" not in page[at + 10:link], (name, data)
+
+
+def test_the_data_of_fig3_is_the_points_it_plots(html):
+    import csv
+    import io
+
+    page = (html / PAGES["metric_selection"]).read_text()
+    fig3 = next(link for link in data_links(page) if link["name"] == "fig3.csv")
+    rows = list(csv.DictReader(io.StringIO(fig3["csv"])))
+    assert {"metric", "unit", "inversion ratio (%)", "key (index)", "value (see unit)"} <= set(rows[0])
+    assert {r["metric"] for r in rows} >= {"lpips", "psnr", "fid"}
+    assert {int(r["inversion ratio (%)"]) for r in rows} >= {10, 50, 100}
+    intro = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (html / PAGES["intro"]).read_text()))
+    preset = re.search(r"This build ran at the (\w+) preset", intro).group(1)
+    assert fig3["command"] == (f"python -m pihlib.reproduction compute --preset {preset} --only metric_study"
+                               f" && make book PRESET={preset}")
+
+
+def test_the_data_link_is_shown_and_downloads_a_csv(chromium, html, tmp_path):
+    got = measure(chromium, (html / PAGES["metric_selection"]).as_uri(), 1280, """
+        return Array.from(d.querySelectorAll("p.pih-data")).map(function (p) {
+          var a = p.querySelector("a[download]"), r = p.getBoundingClientRect();
+          var c = Array.from(p.querySelectorAll("code")).pop();  // the command, after the preset
+          return {name: a && a.getAttribute("download"), href: a && a.href.slice(0, 21),
+                  shown: r.width > 0 && r.height > 0 && getComputedStyle(p).visibility !== "hidden",
+                  command: c && c.textContent, inside: r.right <= d.documentElement.clientWidth}; });""",
+                  tmp_path)
+    assert {g["name"] for g in got} >= DATA_LINKS["01_metric_selection"], got
+    for g in got:
+        assert g["shown"] and g["inside"] and g["href"] == "data:text/csv;base64,", g
+        assert g["command"].startswith("python -m pihlib.reproduction compute --preset "), g
+
+
+# The introduction's answer and the bibliography ------------------------------------------------------
+
+VERDICT_WORDS = r"reproduced|not reproduced|partly|not distinguishable|not tested|not compared"
+
+
+def test_the_introduction_answers_in_one_computed_sentence(html):
+    page = (html / PAGES["intro"]).read_text()
+    paragraphs = re.findall(r"<p>(.*?)</p>", page, flags=re.S)
+    answer = next((p for p in paragraphs if "The answer, in one sentence" in p), None)
+    assert answer, "the introduction's one-sentence answer is missing"
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", answer)))
+    assert "{glue" not in answer and "glue:text" not in answer and "::verdict_" not in text, text
+    words = re.findall(rf"\? ({VERDICT_WORDS})[;.]", text)
+    assert len(words) == 4, f"four questions, four computed answers: {text}"
+    pasted = re.findall(r'<span class="pasted-text">(.*?)</span>', answer, flags=re.S)
+    assert len(pasted) == 4 and all(re.fullmatch(VERDICT_WORDS, w.strip()) for w in pasted), pasted
+
+
+def test_the_bibliography_lists_the_references_and_the_citations_link_to_it(html):
+    bib = (html / "book" / "bibliography.html").read_text()
+    entries = re.findall(r'<div class="citation" id="([^"]+)"', bib)
+    keys = re.findall(r"^@\w+\{", (ROOT / "book" / "references.bib").read_text(), flags=re.M)
+    assert len(entries) == len(keys), (len(entries), len(keys))
+    listed = bib[bib.index('<div class="citation"'):]
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", listed))).lower()
+    assert "madono" in text and "parameter generation to improve perceptual information hiding" in text
+    assert "the unreasonable effectiveness of deep features as a perceptual metric" in text  # LPIPS
+    intro = (html / PAGES["intro"]).read_text()
+    cited = re.findall(r'<a class="reference internal" href="bibliography\.html#([^"]+)"', intro)
+    assert len(cited) >= 10, "the introduction's citations should link to the bibliography"
+    assert set(cited) <= set(entries), sorted(set(cited) - set(entries))
+    first = re.search(r'href="bibliography\.html#[^"]+"[^>]*>(.*?)</a>', intro, flags=re.S)
+    assert "Madono" in unescape(re.sub(r"<[^>]+>", "", first.group(1)))  # the paper, cited first
