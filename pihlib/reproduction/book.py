@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -84,6 +85,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {name} (preset {preset})", flush=True)
+        start = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / f"{name}.ipynb"
             jupytext.write(jupytext.read(CHECKOUT / "notebooks" / f"{name}.py"), source)
@@ -93,6 +95,7 @@ def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
                                        progress_bar=False)
             _hide_parameters(executed)
             shutil.move(executed, out / f"{name}.ipynb")
+        print(f"[{i}/{len(notebooks)}] {name} ran in {time.monotonic() - start:.0f} s", flush=True)
 
 
 def results_snapshot() -> dict[str, dict[str, str]]:
@@ -232,8 +235,10 @@ def build(preset: str, dest: Path = CHECKOUT / "_build", overrides: dict[str, di
     try:
         run(preset, src / "book" / "generated", overrides, notebooks)
         stage_config(src, preset, overrides)  # stamped when the pages are made
+        start = time.monotonic()
         run_jupyter_book([str(Path(sys.executable).parent / "jupyter-book"), "build", "--warningiserror",
                           "--keep-going", "--path-output", str(dest / "jb"), str(src)])
+        print(f"Jupyter Book made the pages in {time.monotonic() - start:.0f} s", flush=True)
         failed = False
     finally:  # after a failure too: what was computed so far is kept
         for line in results_summary(before, results_snapshot(), preset, failed):
