@@ -127,6 +127,7 @@ def test_build_says_what_it_computed_and_where_the_book_is(staged, monkeypatch, 
     assert not (tmp_path / "dest" / "jb").exists()
     assert capsys.readouterr().out.splitlines() == [
         "jupyter-book ran",
+        "Jupyter Book made the pages in 0 s",
         f"computed 1, re-used 1 stored result from {staged}/smoke/",
         f"{staged}/gpu/: 1 stored result, none computed",
         f"book (smoke): {html / 'index.html'}"]
