@@ -265,3 +265,52 @@ def test_every_label_reads_at_9_points_at_page_width():
         assert sizes, name
         small = min(sizes, key=sizes.get)
         assert sizes[small] * shown >= 9, f"{name}: {small!r} at {sizes[small] * shown:.1f} pt on the page"
+
+
+def test_notebooks_run_two_at_a_time_and_the_first_alone_where_it_may_download(monkeypatch, tmp_path):
+    import threading
+    import time
+
+    running, most, order = [], [0], []
+    lock = threading.Lock()
+
+    def execute(name, parameters, out):
+        with lock:
+            running.append(name)
+            order.append(name)
+            most[0] = max(most[0], len(running))
+            alone = running == [name]
+        time.sleep(0.2)
+        with lock:
+            running.remove(name)
+        return 0.2 if alone else 0.0
+
+    monkeypatch.setattr(book, "execute", execute)
+    names = list(book.NOTEBOOKS)
+    monkeypatch.setattr(book, "may_download", lambda: False)
+    book.run("smoke", tmp_path, notebooks=names, jobs=2)
+    assert most[0] == 2 and sorted(order) == sorted(names)
+    running[:], order[:] = [], []
+    monkeypatch.setattr(book, "may_download", lambda: True)
+    alone = []
+
+    def first_alone(name, parameters, out):
+        alone.append(execute(name, parameters, out) > 0)
+        return 0.0
+
+    monkeypatch.setattr(book, "execute", first_alone)
+    book.run("smoke", tmp_path, notebooks=names, jobs=2)
+    assert order[0] == names[0] and alone[0]  # the first ran before any other started
+
+    started = []
+
+    def fails(name, parameters, out):
+        started.append(name)
+        if name == names[1]:
+            raise RuntimeError("boom")
+        return 0.0
+
+    monkeypatch.setattr(book, "execute", fails)
+    with pytest.raises(RuntimeError, match="boom"):
+        book.run("smoke", tmp_path, notebooks=names, jobs=1)
+    assert started == names[:2]  # one at a time: nothing starts after the failure

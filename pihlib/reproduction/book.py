@@ -26,7 +26,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -72,30 +74,69 @@ def papermill_parameters(preset: str, overrides: dict[str, dict] | None = None,
     return out
 
 
-def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
-        notebooks: list[str] = NOTEBOOKS) -> None:
-    """Execute the notebooks at ``preset`` into ``out``."""
+def execute(name: str, parameters: dict, out: Path) -> float:
+    """Run notebook ``name`` (its jupytext source) with papermill into ``out/<name>.ipynb``, the
+    parameters cells hidden; returns the seconds it took."""
     import jupytext
     import papermill
 
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"{name}.ipynb"
+        jupytext.write(jupytext.read(CHECKOUT / "notebooks" / f"{name}.py"), source)
+        executed = Path(tmp) / f"{name}.executed.ipynb"
+        papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(CHECKOUT),
+                                   parameters=parameters, progress_bar=False)
+        _hide_parameters(executed)
+        shutil.move(executed, out / f"{name}.ipynb")
+    return time.monotonic() - start
+
+
+def may_download() -> bool:
+    """Whether a notebook may download the official CIFAR-10 (torchvision's download is not safe for
+    two processes at once): no ``$PIH_CIFAR10`` and no official copy in the cache yet."""
+    from ..runtime import cache_root
+
+    official = cache_root() / "cifar10" / "cifar-10-batches-py"
+    return not os.environ.get("PIH_CIFAR10") and not official.is_dir()
+
+
+def run(preset: str, out: Path, overrides: dict[str, dict] | None = None,
+        notebooks: list[str] = NOTEBOOKS, jobs: int | None = None) -> None:
+    """Execute the notebooks at ``preset`` into ``out``, ``jobs`` at a time (default: 2 where the
+    machine has two cores or more: each notebook's kernel spends seconds importing before it reads
+    or computes anything; the notebooks write records of their own, and the shared score cache
+    merges under a lock). Where CIFAR-10 may have to be downloaded (``may_download``), the first
+    notebook runs alone first and fetches it."""
     _require_checkout()
     if preset not in PRESETS:
         raise PihError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     parameters = papermill_parameters(preset, overrides, notebooks)
     out.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(notebooks, 1):
+    jobs = jobs or min(2, os.cpu_count() or 1)
+
+    failed = threading.Event()  # after a failure, no notebook not yet started is started
+
+    def one(i: int, name: str) -> None:
+        if failed.is_set():
+            return
         print(f"[{i}/{len(notebooks)}] {name} (preset {preset})", flush=True)
-        start = time.monotonic()
-        with tempfile.TemporaryDirectory() as tmp:
-            source = Path(tmp) / f"{name}.ipynb"
-            jupytext.write(jupytext.read(CHECKOUT / "notebooks" / f"{name}.py"), source)
-            executed = Path(tmp) / f"{name}.executed.ipynb"
-            papermill.execute_notebook(str(source), str(executed), kernel_name="python3", cwd=str(CHECKOUT),
-                                       parameters=parameters[name],
-                                       progress_bar=False)
-            _hide_parameters(executed)
-            shutil.move(executed, out / f"{name}.ipynb")
-        print(f"[{i}/{len(notebooks)}] {name} ran in {time.monotonic() - start:.0f} s", flush=True)
+        try:
+            seconds = execute(name, parameters[name], out)
+        except BaseException:
+            failed.set()
+            raise
+        print(f"[{i}/{len(notebooks)}] {name} ran in {seconds:.0f} s", flush=True)
+
+    first = 1 if notebooks and may_download() else 0
+    if first:
+        one(1, notebooks[0])
+    pool = ThreadPoolExecutor(jobs)  # each notebook runs in a kernel process of its own
+    try:
+        for future in [pool.submit(one, i, name) for i, name in enumerate(notebooks[first:], first + 1)]:
+            future.result()
+    finally:  # the running ones end
+        pool.shutdown(cancel_futures=True)
 
 
 def results_snapshot() -> dict[str, dict[str, str]]:
