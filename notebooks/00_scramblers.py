@@ -61,7 +61,7 @@ glue("n_show_text", figures.plural(P["n_show"], f"CIFAR-10 {P['split']} image"),
 # :name: fig-scramblers
 # :alt: CIFAR-10 test images: plain, then per method scrambled (unreadable) and unscrambled (identical)
 #
-# {glue:text}`n_show_text` on top; below them, for each method, the same images
-# scrambled with its key (fingerprints in the table above) and unscrambled again with that key:
-# identical to the plain images, bit for bit.
+# Top: {glue:text}`n_show_text`, plain; below them, for each method, the same images scrambled with
+# its key (fingerprints in the table above) and unscrambled again with that key: identical to the
+# plain images, bit for bit.
 # ```

@@ -22,11 +22,12 @@ from ..png import decode_png
 # A figure PAGE inches wide is about 730 px as PNG (110 dpi, with its margin) and is shown in the book's
 # text column, 660 px wide in a 1280-px window: a label of FONT - 1 = 9 points reads at about 9.3 points
 # there. No figure below is wider, and none of its text smaller (tests/test_book_build.py checks both).
-# On a phone (390 px, a 358-px column) a figure PAGE wide shrinks to half: Fig. 3, nine panels, is drawn
-# narrower, two panels a row, so that its labels still read at 8 points there (also checked).
+# On a phone (390 px wide, 342 px for a figure) one PAGE wide shrinks to less than half: Fig. 3, nine
+# panels, is drawn narrower, two panels a row, so that its labels still read at 8 points there (also
+# checked).
 PAGE = 6.5  # inches
 FONT = 10  # points
-FIG3_WIDTH = 4.2  # inches
+FIG3_WIDTH = 4.0  # inches
 UNITS = {"mse": "MSE (8-bit values squared)", "psnr": "PSNR (dB)", "ssim": "SSIM (1 = identical)",
          "brisque": "BRISQUE score", "niqe": "NIQE score", "piqe": "PIQE score",
          "lpips": "LPIPS distance", "vgg": "VGG-16 feature distance", "fid": "FID"}
@@ -159,7 +160,7 @@ def fig3(record: dict, seed: int = 0) -> Figure:
     for ax in axes[len(names):]:
         ax.set_visible(False)  # the odd panel's neighbour
     if legend is not None:
-        fig.legend(legend.legend_handles, [t.get_text() for t in legend.get_texts()], ncol=2,
+        fig.legend(legend.legend_handles, [t.get_text() for t in legend.get_texts()], ncol=1,
                    loc="outside upper center", fontsize=FONT, frameon=False)
     return fig
 
@@ -246,7 +247,7 @@ def training_curves(runs: list[dict], seed: int) -> Figure:
                 label=f"{r['method']} {r['kind']}")
     ax.set_xlabel("epoch", fontsize=FONT)
     ax.set_ylabel("test accuracy (%)", fontsize=FONT)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs, even one
     ax.tick_params(labelsize=FONT - 1)
     fig.legend(ncol=4, loc="outside upper center", fontsize=FONT - 1, frameon=False)
     return fig
