@@ -55,16 +55,16 @@ display(pd.DataFrame(report.claims(record)).style.hide(axis="index"))
 # %% tags=["hide-input"]
 x = experiment.inputs(P, data, count=P["n_show"]).images
 glue("scramblers", figures.scramblers(experiment.keys(P), x), display=False)
-glue("n_show_text", f"{P['n_show']} {P['split']}", display=False)
+glue("n_show_text", figures.plural(P["n_show"], f"CIFAR-10 {P['split']} image"), display=False)
 
 # %% [markdown]
 # ```{glue:figure} scramblers
 # :name: fig-scramblers
 # :alt: CIFAR-10 test images: plain, then per method scrambled (unreadable) and unscrambled (identical)
 #
-# {glue:text}`n_show_text` of the CIFAR-10 images on top; below them, for each method, the same images
-# scrambled with its key (fingerprints in the table above) and unscrambled again with that key:
-# identical to the plain images, bit for bit.
+# Top: {glue:text}`n_show_text`, plain; below them, for each method, the same images scrambled with
+# its key (fingerprints in the table above) and unscrambled again with that key: identical to the
+# plain images, bit for bit.
 # ```
 
 # %% tags=["hide-input"]

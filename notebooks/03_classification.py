@@ -93,7 +93,7 @@ glue("training", figures.training_curves(R["runs"], P["seeds"][0]), display=Fals
 # :alt: Test accuracy against epoch for each method's run, original key dashed, proposed solid
 #
 # Test accuracy (scrambled test images) after each epoch of every run of the first seed at this
-# preset: proposed keys solid, original keys dashed.
+# preset: one colour per method, proposed keys solid, original keys dashed.
 # ```
 
 # %% tags=["hide-input"]

@@ -88,6 +88,7 @@ STAMP = re.compile(r"Built (\d{4}-\d\d-\d\d \d\d:\d\d) UTC from commit (\S+)( \(
 
 
 COLUMN_PX = 660  # as in tests/test_book_build.py
+PHONE_PX = 342  # likewise, in a 390-pixel window: less the page's and the figure's padding
 
 
 def pages(html: Path) -> list[Path]:
@@ -218,6 +219,16 @@ def test_figures_get_the_width_their_labels_are_sized_for(chromium, html, tmp_pa
     assert len(shown) >= 8, shown  # every glued figure
     for src, width, natural in shown:
         assert natural > 0 and width >= min(natural, COLUMN_PX), (src, width, natural)
+
+
+def test_fig3_gets_the_phone_width_its_labels_are_sized_for(chromium, html, tmp_path):
+    """In a 390-pixel window Fig. 3 is shown ``PHONE_PX`` wide (or at its own size): the width at which
+    tests/test_book_build.py checks that its labels read at 8 points or more."""
+    width, natural = measure(chromium, (html / PAGES["metric_selection"]).as_uri(), 390, """
+        d.documentElement.style.scrollbarWidth = "none";  // a phone's scrollbar takes no width
+        var i = d.getElementById("fig-fig3").querySelector("img");
+        return [i.clientWidth, i.naturalWidth];""", tmp_path)
+    assert natural > 0 and width >= min(natural, PHONE_PX), (width, natural)
 
 
 def test_every_figure_says_what_it_shows(html):

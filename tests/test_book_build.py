@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 
@@ -253,18 +255,27 @@ def _figures() -> dict:
 
 
 COLUMN_PX = 660  # CSS pixels a figure gets in the book in a 1280-px window (tests/test_book.py checks it)
+PHONE_PX = 342  # and in a 390-px window, a phone's (also checked there)
+
+
+def _smallest_label(fig: Figure, column_px: int) -> tuple[str, float]:
+    """The figure's smallest text and the CSS points it reads at, shown in a column ``column_px`` wide."""
+    width = Image.open(io.BytesIO(figures.png(fig))).size[0]  # PNG pixels at 110 dpi
+    shown = 110 / 96 * min(1.0, column_px / width)  # CSS points per figure point on the page
+    sizes = {t.get_text(): t.get_fontsize() for t in fig.findobj(Text) if t.get_visible()
+             and t.get_text().strip()}
+    assert sizes
+    small = min(sizes, key=sizes.get)
+    return small, sizes[small] * shown
+
+
 
 
 def test_every_label_reads_at_9_points_at_page_width():
     for name, fig in _figures().items():
-        width = Image.open(io.BytesIO(figures.png(fig))).size[0]  # PNG pixels at 110 dpi
-        shown = 110 / 96 * min(1.0, COLUMN_PX / width)  # CSS points per figure point on the page
         assert fig.get_size_inches()[0] <= figures.PAGE, name
-        sizes = {t.get_text(): t.get_fontsize() for t in fig.findobj(Text) if t.get_visible()
-                 and t.get_text().strip()}
-        assert sizes, name
-        small = min(sizes, key=sizes.get)
-        assert sizes[small] * shown >= 9, f"{name}: {small!r} at {sizes[small] * shown:.1f} pt on the page"
+        small, points = _smallest_label(fig, COLUMN_PX)
+        assert points >= 9, f"{name}: {small!r} at {points:.1f} pt on the page"
 
 
 def test_notebooks_run_two_at_a_time_and_the_first_alone_where_it_may_download(monkeypatch, tmp_path):
@@ -314,3 +325,24 @@ def test_notebooks_run_two_at_a_time_and_the_first_alone_where_it_may_download(m
     with pytest.raises(RuntimeError, match="boom"):
         book.run("smoke", tmp_path, notebooks=names, jobs=1)
     assert started == names[:2]  # one at a time: nothing starts after the failure
+
+
+
+def test_fig3_reads_at_8_points_on_a_phone():
+    """Nine panels: drawn narrower, two a row, so that a phone shrinks them less."""
+    small, points = _smallest_label(_figures()["fig3"], PHONE_PX)
+    assert points >= 8, f"{small!r} at {points:.1f} pt on a phone"
+
+
+def test_no_legend_covers_data():
+    """Every legend lies outside every panel's data area (as drawn, after the layout has placed it)."""
+    for name, fig in _figures().items():
+        FigureCanvasAgg(fig).draw()
+        renderer = fig.canvas.get_renderer()
+        panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            for ax in panels:
+                assert not box.overlaps(ax.get_window_extent(renderer)), \
+                    f"{name}: a legend covers the panel {ax.get_title()!r}"

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ...bestofn import max_of_n_moments
 from ...keys import Key
@@ -21,8 +22,12 @@ from ..png import decode_png
 # A figure PAGE inches wide is about 730 px as PNG (110 dpi, with its margin) and is shown in the book's
 # text column, 660 px wide in a 1280-px window: a label of FONT - 1 = 9 points reads at about 9.3 points
 # there. No figure below is wider, and none of its text smaller (tests/test_book_build.py checks both).
+# On a phone (390 px wide, 342 px for a figure) one PAGE wide shrinks to less than half: Fig. 3, nine
+# panels, is drawn narrower, two panels a row, so that its labels still read at 8 points there (also
+# checked).
 PAGE = 6.5  # inches
 FONT = 10  # points
+FIG3_WIDTH = 4.0  # inches
 UNITS = {"mse": "MSE (8-bit values squared)", "psnr": "PSNR (dB)", "ssim": "SSIM (1 = identical)",
          "brisque": "BRISQUE score", "niqe": "NIQE score", "piqe": "PIQE score",
          "lpips": "LPIPS distance", "vgg": "VGG-16 feature distance", "fid": "FID"}
@@ -117,35 +122,46 @@ BAND = ("ci", 95)  # Fig. 3's bands: 95 % bootstrap interval of the mean over ke
 
 
 def fig3(record: dict, seed: int = 0) -> Figure:
-    """The nine metrics against the inversion ratio (``metric_study``'s record): the mean over keys,
-    with its 95 % confidence interval from resampling the keys (seaborn's bootstrap, ``BAND``; no
-    band where one key was drawn); LPIPS (red) also under the authors' input convention (dashed),
-    where computed."""
+    """The nine metrics against the inversion ratio (``metric_study``'s record), two panels a row: the
+    mean over keys, with its 95 % confidence interval from resampling the keys (seaborn's bootstrap,
+    ``BAND``; no band where one key was drawn); LPIPS (red) also under the authors' input convention
+    (dashed), where computed, named in a legend above the panels."""
     frame = metric_frame(record)
     r = record["result"]
-    fig = Figure(figsize=(PAGE, 8.5), layout="constrained")
     names = [n for n in r["values"] if n in UNITS]
+    rows = -(-len(names) // 2)
+    fig = Figure(figsize=(FIG3_WIDTH, 0.3 + 2.15 * rows), layout="constrained")
+    axes = list(fig.subplots(rows, 2).flat)
     x, y = "inversion ratio (%)", "value"
-    for ax, name in zip(fig.subplots(3, 3).flat, names, strict=True):
+    legend = None
+    for ax, name in zip(axes, names, strict=False):
         if name == "lpips" and AUTHORS_LPIPS in r["values"]:
-            inputs = {name: "standard inputs", AUTHORS_LPIPS: "authors' inputs"}
+            inputs = {name: "LPIPS, standard inputs", AUTHORS_LPIPS: "LPIPS, authors' inputs"}
             d = frame[frame.metric.isin(list(inputs))].replace({"metric": inputs})
             order = list(inputs.values())
             seaborn.lineplot(d, x=x, y=y, hue="metric", hue_order=order, style="metric", style_order=order,
                              markers=["o", "s"], dashes=["", (4, 2)], palette=["C3", "C1"], markersize=4,
                              errorbar=BAND, seed=seed, err_kws={"alpha": 0.2}, ax=ax)
-            ax.legend(fontsize=FONT - 1, title=None)
+            legend = ax.get_legend()
+            legend.remove()  # drawn above the panels instead, clear of every curve
         else:
             seaborn.lineplot(frame[frame.metric == name], x=x, y=y, marker="o", markersize=4,
                              color="C3" if name == "lpips" else "C0", errorbar=BAND, seed=seed,
                              err_kws={"alpha": 0.25}, ax=ax)
         keys = r["iterations"][name]
-        ax.set_title(f"{name.upper()}: {plural(r['images'][name], 'image')}, {plural(keys, 'key')}",
-                     fontsize=FONT - 1)
-        ax.set_xlabel("intensity inversion ratio (%)", fontsize=FONT - 1)
-        ax.set_ylabel(UNITS[name], fontsize=FONT - 1)
+        ax.set_title(f"{name.upper()}\n{plural(r['images'][name], 'image')}, {plural(keys, 'key')}",
+                     fontsize=FONT)
+        ax.set_xlabel(x, fontsize=FONT)
+        ax.set_ylabel(UNITS[name], fontsize=FONT)
+        ax.set_xticks([0, 50, 100])
+        ax.set_xlim(-5, 105)  # the same on every panel (PSNR has none at 0 %)
         ax.axvline(50, color="grey", lw=0.6, ls=":")
-        ax.tick_params(labelsize=FONT - 1)
+        ax.tick_params(labelsize=FONT)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)  # the odd panel's neighbour
+    if legend is not None:
+        fig.legend(legend.legend_handles, [t.get_text() for t in legend.get_texts()], ncol=1,
+                   loc="outside upper center", fontsize=FONT, frameon=False)
     return fig
 
 
@@ -183,15 +199,17 @@ def figs45(records: dict[str, dict]) -> dict[int, Figure]:
     (original key) and N = the trials (proposed) as black diamonds."""
     figs = {}
     for stat, label, fig_no in (("mean", "mean of the selected rho", 4), ("sd", "SD of the selected rho", 5)):
-        fig = Figure(figsize=(PAGE, 6), layout="constrained")
+        fig = Figure(figsize=(PAGE, 6.5), layout="constrained")
         axes = list(fig.subplots(2, 2).flat)
+        entries: dict = {}  # label: handle, from every panel, for one legend above them, clear of the data
         for ax, (m, r) in zip(axes, records.items(), strict=False):
             pool, a = np.asarray(r["result"]["pool"], dtype=float), r["result"]["repeats"]
             trials, repeats = r["params"]["trials"], r["params"]["repeats"]
             ns = np.arange(1, trials + 1)
             b = selection_bands(pool, ns)
-            ax.plot(ns, b[stat], "-", color="C0", label=f"(b) pool of {len(pool)} keys, 95 % band")
-            ax.fill_between(ns, *b[f"{stat}_band"], color="C0", alpha=0.2)
+            line, = ax.plot(ns, b[stat], "-", color="C0")
+            band = ax.fill_between(ns, *b[f"{stat}_band"], color="C0", alpha=0.2)
+            entries.setdefault(f"(b) pool of {len(pool)} keys, 95 % band", (band, line))  # line on band
             if stat == "mean":
                 ax.errorbar(a["ns"], a["mean"], yerr=a["mean_se"], fmt="o", ms=3, color="C1",
                             label=f"(a) {repeats} repeats ({a['evaluations']} keys), ± 1 SE")
@@ -206,25 +224,32 @@ def figs45(records: dict[str, dict]) -> dict[int, Figure]:
             ax.set_xlabel("N (keys drawn)", fontsize=FONT)
             ax.set_ylabel(f"{label} (LPIPS)", fontsize=FONT)
             ax.tick_params(labelsize=FONT - 1)
+            for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(text, handle)
         for ax in axes[len(records):]:
             ax.set_visible(False)  # panels left over when fewer than four methods ran
-        axes[0].legend(fontsize=FONT - 1)
+        fig.legend(list(entries.values()), list(entries), ncol=2, loc="outside upper center",
+                   fontsize=FONT - 1, frameon=False)
         figs[fig_no] = fig
     return figs
 
 
 def training_curves(runs: list[dict], seed: int) -> Figure:
-    """Test accuracy per epoch of each run of ``seed`` (proposed keys solid, original dashed)."""
-    fig = Figure(figsize=(PAGE, 3.6), layout="constrained")
+    """Test accuracy per epoch of each run of ``seed``: one colour per method, proposed keys solid,
+    original dashed; the legend above the plot, clear of the curves."""
+    fig = Figure(figsize=(PAGE, 3.9), layout="constrained")
     ax = fig.subplots()
-    for r in (r for r in runs if r["seed"] == seed):
+    mine = sorted((r for r in runs if r["seed"] == seed), key=lambda r: (r["method"], r["kind"]))
+    colour = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(r["method"] for r in mine))}
+    for r in mine:
         ax.plot([h["epoch"] for h in r["history"]], [100 * h["test_accuracy"] for h in r["history"]],
-                marker="o", ms=3, ls="-" if r["kind"] == "proposed" else "--",
+                marker="o", ms=3, ls="-" if r["kind"] == "proposed" else "--", color=colour[r["method"]],
                 label=f"{r['method']} {r['kind']}")
     ax.set_xlabel("epoch", fontsize=FONT)
     ax.set_ylabel("test accuracy (%)", fontsize=FONT)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs, even one
     ax.tick_params(labelsize=FONT - 1)
-    ax.legend(fontsize=FONT - 1, ncol=2)
+    fig.legend(ncol=4, loc="outside upper center", fontsize=FONT - 1, frameon=False)
     return fig
 
 
