@@ -91,7 +91,7 @@ display(downloads.data_link(downloads.fig3(records["curves"]), "fig3.csv", "metr
 display(pd.DataFrame(report.peak_rows(records["curves"])).T)
 display(downloads.data_link(downloads.fig3_peaks(records["curves"]), "fig3_peaks.csv", "metric_study",
                             shown_preset, P, preset))
-display(pd.DataFrame(report.claims(records["curves"])).style.hide(axis="index"))
+display(pd.DataFrame(evidence.rows(report.judged_claims(candidates))).style.hide(axis="index"))
 
 # %% [markdown]
 # ## SSIM on grey or on colour images

@@ -105,7 +105,7 @@ display(downloads.data_link(downloads.table2_pih(records), "table2_pih.csv", "ke
 # ## The paper's claims about Figs. 4 and 5, checked
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(report.claims(records)).style.hide(axis="index"))
+display(pd.DataFrame(evidence.rows(report.judged_claims(candidates))).style.hide(axis="index"))
 
 # %% [markdown]
 # ## Measured effects of the deviations (used by the Deviations page)

@@ -74,7 +74,7 @@ display(downloads.data_link(downloads.hiding_accuracy(shown), "hiding_accuracy.c
 display(pd.DataFrame(report.view_rows(shown)).T)
 display(downloads.data_link(downloads.hiding_view(shown), "hiding_view.csv", "hiding", shown_preset, P,
                             preset))
-display(pd.DataFrame(report.claims(shown)).style.hide(axis="index"))
+display(pd.DataFrame(evidence.rows(report.judged_claims(candidates))).style.hide(axis="index"))
 glue("hiding", figures.hiding(shown["result"]), display=False)
 
 # %% [markdown]

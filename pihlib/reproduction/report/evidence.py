@@ -72,6 +72,14 @@ def judged(candidates: list[tuple[dict[str, dict], str]], claims: Callable[[dict
     return [first_tested([(c[i], p) for c, p in checked]) for i in range(len(checked[0][0]))]
 
 
+def rows(claims: list[dict]) -> list[dict[str, str]]:
+    """Judged claims (``judged``) as a page's table shows them: the claim, our numbers, the verdict and
+    the preset whose records it rests on."""
+    return [{"claim": c["claim"], "ours": c["ours"], "verdict": str(c["verdict"]),
+             "rests on": f"{c['verdict'].evidence} preset" if c["verdict"].evidence else "this build's run"}
+            for c in claims]
+
+
 def where(shown_preset: str, preset: str, own_shown: str | None = None) -> str:
     """One line saying whose records a page shows and its verdicts rest on, for the book; where this
     build's own run is on the page (``own_shown``: "above", "at the end of this page"), if it is."""

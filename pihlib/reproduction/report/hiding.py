@@ -156,11 +156,16 @@ def claims(record: dict) -> list[dict]:
     return [_classifier_claim(r), _view_claim(r)]
 
 
+def judged_claims(candidates: list[tuple[dict[str, dict], str]]) -> list[dict]:
+    """``claims``, each judged on the strongest of ``candidates`` that can support it."""
+    return judged(candidates, lambda records: claims(records["hiding"]))
+
+
 def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
     """The introduction's verdict on hiding: each observer's claim judged on the strongest record
     that can support it (``candidates``: ``{"hiding": record}`` and its preset, strongest first; see
     ``evidence.candidates``), the two verdicts combined."""
-    a, v = judged(candidates, lambda records: claims(records["hiding"]))
+    a, v = judged_claims(candidates)
     return entry("hiding", combined(a["verdict"], v["verdict"]))
 
 

@@ -192,16 +192,21 @@ def pih_verdict(records: dict[str, dict]) -> Verdict:
     return Verdict(word, "every method within two SDs of the paper's" if not off else "; ".join(off))
 
 
+def judged_claims(candidates: list[tuple[dict[str, dict], str]]) -> list[dict]:
+    """``claims``, each judged on the strongest of ``candidates`` that can support it."""
+    return judged(candidates, claims)
+
+
 def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
     """The introduction's rows of this section (and each claim's verdict and text for the Paper vs.
     reproduction page): each claim judged on the strongest of ``candidates`` (records by method and
     their preset, strongest first; see ``evidence.candidates``) that can support it."""
     records, preset = candidates[0]
     out = entry("table2_pih", pih_verdict(records).on(preset))
-    judged_claims = dict(zip(("fig4_gain", "fig4", "fig5", "agree"), judged(candidates, claims), strict=True))
+    checks = dict(zip(("fig4_gain", "fig4", "fig5", "agree"), judged_claims(candidates), strict=True))
     for name in ("fig4_gain", "fig4", "fig5"):
-        out.update(entry(name, judged_claims[name]["verdict"], judged_claims[name]["ours"]))
-        out.update(checked(name, judged_claims[name]))
+        out.update(entry(name, checks[name]["verdict"], checks[name]["ours"]))
+        out.update(checked(name, checks[name]))
     return out
 
 

@@ -150,13 +150,18 @@ def claims(record: dict) -> list[dict]:
              "verdict": choice}]
 
 
+def judged_claims(candidates: list[tuple[dict[str, dict], str]]) -> list[dict]:
+    """``claims``, each judged on the strongest of ``candidates`` that can support it."""
+    return judged(candidates, lambda records: claims(records["curves"]))
+
+
 def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
     """The introduction's rows of this section (and each claim's verdict and text for the Paper vs.
     reproduction page): each claim judged on the strongest of ``candidates`` (``{"curves": record}``
     and its preset, strongest first; see ``evidence.candidates``) that can support it."""
     out = {}
     names = ("fig3_peak", "fig3_sharpest", "metric_choice")
-    for name, c in zip(names, judged(candidates, lambda r: claims(r["curves"])), strict=True):
+    for name, c in zip(names, judged_claims(candidates), strict=True):
         out.update(checked(name, c))
         out.update(entry(name, c["verdict"], c["ours"]))
     out.update(entry("table1", Verdict("not compared", "shown for one image; the paper's image is not "
