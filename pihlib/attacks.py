@@ -33,6 +33,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -49,6 +50,7 @@ __all__ = ["LERecovery", "PERecovery", "RecoveredMap", "known_plaintext", "le_ci
            "pe_ciphertext_only", "pe_matrices"]
 
 MID_GREY = 127.5  # the centre of the negative-positive transform v -> 255 - v
+CHUNK = 1024  # images a pass of the ciphertext-only statistics reads at once (bounds the memory)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -56,14 +58,19 @@ MID_GREY = 127.5  # the centre of the negative-positive transform v -> 255 - v
 # ---------------------------------------------------------------------------------------------------
 
 
+class _NoFit(Exception):
+    """The pairs fit no key of the method (``known_plaintext`` says so in a ``PihError``)."""
+
+
 def _check_images(x: torch.Tensor, what: str) -> np.ndarray:
-    """uint8 N x 3 x H x W (N >= 1) as a numpy int16 array; ``PihError`` for anything else."""
+    """uint8 N x 3 x H x W (N >= 1) as a numpy uint8 array (a view of a CPU tensor: not to be
+    written to); ``PihError`` for anything else."""
     x, _ = check_batch(x, what)
     if x.dtype != torch.uint8:
         raise PihError(f"{what} must be uint8 (0..255), got dtype {x.dtype}")
     if len(x) == 0:
         raise PihError(f"{what} are an empty batch: give at least one image")
-    return x.detach().cpu().numpy().astype(np.int16)
+    return x.detach().cpu().numpy()
 
 
 def _check_method(method: str, shape: tuple[int, int], block_size: int | None) -> int | None:
@@ -81,7 +88,7 @@ def _units(x: np.ndarray, nibbles: bool) -> np.ndarray:
     flat = x.reshape(len(x), -1)
     if not nibbles:
         return flat
-    out = np.empty((len(flat), 2 * flat.shape[1]), np.int16)
+    out = np.empty((len(flat), 2 * flat.shape[1]), np.uint8)
     out[:, 0::2], out[:, 1::2] = flat >> 4, flat & 15
     return out
 
@@ -190,7 +197,7 @@ def _match(edges: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``col`` (int64 (n,): the column matched to each row) and ``open`` (bool (n,): rows that
     another perfect matching gives another column, i.e. whose edge lies on an alternating cycle).
-    ``PihError`` when there is no perfect matching: the images do not fit one key of the method.
+    ``_NoFit`` when there is no perfect matching: the images fit no key of the method.
     """
     n = len(edges)
     adj = [np.flatnonzero(row) for row in edges]
@@ -372,10 +379,6 @@ def known_plaintext(plain: torch.Tensor, scrambled: torch.Tensor, method: str,
     return RecoveredMap(method, shape, b, src, xor.astype(np.uint8), ambiguous, key, len(x))
 
 
-class _NoFit(Exception):
-    """The pairs fit no key of the method (``known_plaintext`` says so in a ``PihError``)."""
-
-
 def _key_of(method: str, shape: tuple[int, int], b: int | None, arrays: dict[str, np.ndarray],
             src: np.ndarray, xor: np.ndarray) -> Key:
     """The key with ``arrays``, checked to give the map (src, xor). LE and ELE tie the inversions to
@@ -490,8 +493,8 @@ def _kpa_etc(x: np.ndarray, y: np.ndarray, shape: tuple[int, int], b: int) -> Kp
     yb = _units(y, False)[:, units].astype(np.uint8)
     idx, codes = _etc_transforms(b)
     table: dict[bytes, list[tuple[int, int]]] = {}  # a transformed input block's values -> (block, t)
-    for t, order in enumerate(idx):
-        xt = np.ascontiguousarray(xb[:, :, order].transpose(1, 0, 2))
+    for t, within in enumerate(idx):
+        xt = np.ascontiguousarray(xb[:, :, within].transpose(1, 0, 2))
         for j in range(n):
             table.setdefault(xt[j].tobytes(), []).append((j, t))
     cands = [[(j, t, v) for v in (0, 255)
@@ -544,7 +547,8 @@ def pe_matrices(key: Key) -> np.ndarray:
             permutations).
     """
     if not isinstance(key, Key) or key.method != "PE":
-        raise PihError(f"pe_matrices() takes a PE Key, got {key!r}")
+        got = f"a {key.method} Key" if isinstance(key, Key) else type(key).__name__
+        raise PihError(f"pe_matrices() takes a PE Key, got {got}")
     if key.options.get("channel_maps") == "authors-aliased":
         raise PihError("a PE key with the authors' aliased channel maps duplicates channels: no signed "
                        "permutation describes it")
@@ -596,6 +600,12 @@ class PERecovery:
         from .scramblers import unscramble
 
         return unscramble(y, self.key)
+
+
+def _centred(y: np.ndarray) -> Iterator[np.ndarray]:
+    """The uint8 images ``y`` as float64 values centred on mid-grey, ``CHUNK`` images at a time."""
+    for i in range(0, len(y), CHUNK):
+        yield y[i:i + CHUNK].astype(np.float64) - MID_GREY
 
 
 def _signed_matrices() -> np.ndarray:
@@ -661,21 +671,22 @@ def pe_ciphertext_only(scrambled: torch.Tensor) -> PERecovery:
         are open to ciphertext-only attacks). The statistic and the propagation are this module's.
         PE: Sirichotedumrong, Kinoshita, Kiya, IEEE Access 7, 2019 (``pihlib.methods``).
     """
-    z = _check_images(scrambled, "scrambled images").astype(np.float64) - MID_GREY
-    n, _, h, w = z.shape
+    y = _check_images(scrambled, "scrambled images")
+    n, _, h, w = y.shape
     mats = _signed_matrices()
     moments = {}  # (dy, dx) -> (H, W, 3, 3) mean of z_a z_b^T, and where b is inside
     for dy, dx in NEIGHBOURS:
-        here, there = _shifted(z, dy, dx)
+        here, there = _shifted(y, dy, dx)
         c = np.zeros((h, w, 3, 3))
-        c[here] = np.einsum("nchw,ndhw->hwcd", z[(..., *here)], z[(..., *there)]) / n
+        for z in _centred(y):
+            c[here] += np.einsum("nchw,ndhw->hwcd", z[(..., *here)], z[(..., *there)]) / n
         inside = np.zeros((h, w), bool)
         inside[here] = True
         moments[dy, dx] = c, inside
     choice = _propagate(mats, moments, (h, w))
     choice, confidence = _refine(mats, moments, choice)
     m = mats[choice]  # H x W x 3 x 3
-    m = m @ _global_normaliser(z, m)
+    m = m @ _global_normaliser(y, m)
     orders = np.abs(m).argmax(-1)  # output channel c reads input channel orders[..., c]
     code_of = np.zeros(27, np.uint8)  # an order (a, b, c) as 9a + 3b + c -> its channel code
     code_of[CHANNEL_ORDERS @ (9, 3, 1)] = np.arange(len(CHANNEL_ORDERS))
@@ -749,20 +760,27 @@ def _neighbour_scores(mats: np.ndarray, moments: dict, choice: np.ndarray) -> np
     return np.einsum("kcd,hwcd->hwk", mats, fit)
 
 
-def _global_normaliser(z: np.ndarray, m: np.ndarray) -> np.ndarray:
+def _global_normaliser(y: np.ndarray, m: np.ndarray) -> np.ndarray:
     """The signed permutation F that settles the global map by the priors of natural photographs:
     the reconstructed channels (rows of (m F)^T z) correlate positively with one another; their mean
     lies below mid-grey; the pair that correlates least is red and blue (green lies between them);
     blue is darker than red."""
-    x = np.einsum("hwcd,nchw->dnhw", m, z).reshape(3, -1)  # m^T z, one row per channel
-    corr = np.corrcoef(x)
+    total, outer, count = np.zeros(3), np.zeros((3, 3)), 0
+    for z in _centred(y):
+        x = np.einsum("hwcd,nchw->dnhw", m, z).reshape(3, -1)  # m^T z, one row per channel
+        total += x.sum(1)
+        outer += x @ x.T
+        count += x.shape[1]
+    mean = total / count
+    cov = outer / count - np.outer(mean, mean)
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)).clip(min=1e-12))
     patterns = np.array([(1, a, b) for a in (1, -1) for b in (1, -1)], float)
     agreement = [s[0] * s[1] * corr[0, 1] + s[0] * s[2] * corr[0, 2] + s[1] * s[2] * corr[1, 2]
                  for s in patterns]
     signs = patterns[int(np.argmax(agreement))]
-    if (signs * x.mean(1)).sum() > 0:  # the data set's mean level above mid-grey: take the negative
+    if (signs * mean).sum() > 0:  # the data set's mean level above mid-grey: take the negative
         signs = -signs
-    means = signs * x.mean(1)
+    means = signs * mean
     pairs = [(0, 1), (0, 2), (1, 2)]
     red, blue = pairs[int(np.argmin([abs(corr[i, j]) for i, j in pairs]))]
     if means[red] < means[blue]:
@@ -790,7 +808,7 @@ class LERecovery:
 
     Attributes:
         shape: (H, W), the images' size.
-        block_size: B.
+        block_size: B, the side of a block in pixels (it divides H and W).
         high: int64 (3B^2,), sorted: the scrambled positions that hold high halves of plain values.
         signs: int8 (3B^2,), for each of ``high``: +1 where the half is kept, -1 where it is inverted
             (15 - v). The choice between these signs and their negatives rests on a prior: the data
@@ -924,13 +942,10 @@ def le_ciphertext_only(scrambled: torch.Tensor, block_size: int = 4) -> LERecove
     x = _check_images(scrambled, "scrambled images")
     shape = (int(x.shape[2]), int(x.shape[3]))
     b = _check_method("LE", shape, block_size)
-    values = _units(x, True)[:, _nibble_blocks(shape, b)].astype(np.float64)  # N x n x 6B^2
-    m = 3 * b * b
-    samples = values.reshape(-1, 2 * m)
-    varies = samples.std(0) > 0
-    corr = np.zeros((2 * m, 2 * m))
-    if varies.sum() > 1:
-        corr[np.ix_(varies, varies)] = np.corrcoef(samples[:, varies].T)
+    nib, m = _nibble_blocks(shape, b), 3 * b * b
+    mean, cov = _moments(x, nib)
+    spread = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(spread, spread).clip(min=1e-12)
     np.fill_diagonal(corr, 0)
     strength = np.abs(corr).sum(1)
     ranked = np.argsort(-strength, kind="stable")
@@ -938,31 +953,64 @@ def le_ciphertext_only(scrambled: torch.Tensor, block_size: int = 4) -> LERecove
     separation = float(strength[ranked[m - 1]] / max(strength[ranked[m]], 1e-12))
     _, vectors = np.linalg.eigh(corr[np.ix_(high, high)])
     signs = np.where(vectors[:, -1] < 0, -1, 1).astype(np.int8)
-    aligned = (values[..., high] - 7.5) * signs
-    if aligned.mean() > 0:  # the data set's mean above mid-grey: take the negative
-        signs, aligned = -signs, -aligned
-    grid = aligned.reshape(len(x), shape[0] // b, shape[1] // b, m)
-    layout = _le_layout(grid, b) if min(grid.shape[1:3]) > 1 else None
+    if ((mean[high] - 7.5) * signs).mean() > 0:  # the data set's mean above mid-grey: take the negative
+        signs = -signs
+    grid = (shape[0] // b, shape[1] // b)
+    layout = None
+    if min(grid) > 1:
+        aligned_mean = (mean[high] - 7.5) * signs
+        scale = spread[high].clip(min=1e-12)
+
+        def standardised() -> Iterator[np.ndarray]:  # N x rows x columns of blocks x 3B^2
+            for v in _le_values(x, nib):
+                yield (((v[..., high] - 7.5) * signs - aligned_mean) / scale).reshape(len(v), *grid, m)
+
+        layout = _le_layout(standardised, grid, b, aligned_mean)
     return LERecovery(shape, b, high, signs, layout, separation, len(x))
 
 
-def _le_layout(grid: np.ndarray, b: int) -> np.ndarray:
-    """The slot of each high position (step 3 of ``le_ciphertext_only``). ``grid``: N x rows x
-    columns of blocks x 3B^2, the sign-aligned high halves centred on mid-level."""
+def _le_values(x: np.ndarray, nib: np.ndarray) -> Iterator[np.ndarray]:
+    """The 4-bit values of every block of the images ``x``, ``CHUNK`` images at a time: float64
+    chunk x n x 6B^2, in LE order."""
+    for i in range(0, len(x), CHUNK):
+        yield _units(x[i:i + CHUNK], True)[:, nib].astype(np.float64)
+
+
+def _moments(x: np.ndarray, nib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (6B^2,) and covariance (6B^2 x 6B^2) of the 4-bit values over all blocks of all images."""
+    total, outer, count = 0.0, 0.0, 0
+    for v in _le_values(x, nib):
+        flat = v.reshape(-1, v.shape[-1])
+        total = total + flat.sum(0)
+        outer = outer + flat.T @ flat
+        count += len(flat)
+    mean = total / count
+    return mean, outer / count - np.outer(mean, mean)
+
+
+def _le_layout(chunks: Callable[[], Iterator[np.ndarray]], grid: tuple[int, int], b: int,
+               aligned_mean: np.ndarray) -> np.ndarray:
+    """The slot of each high position (step 3 of ``le_ciphertext_only``). ``chunks()`` yields the
+    standardised, sign-aligned high halves, N x rows x columns of blocks x 3B^2; ``aligned_mean``
+    their means before standardising (for the channel names)."""
     m = 3 * b * b
-    spread = grid.reshape(-1, m).std(0)
-    z = (grid - grid.reshape(-1, m).mean(0)) / np.where(spread > 0, spread, 1)
-
-    def cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return u.reshape(-1, m).T @ v.reshape(-1, m) / (u.size // m)
-
-    within, right, down = cross(z, z), cross(z[:, :, :-1], z[:, :, 1:]), cross(z[:, :-1], z[:, 1:])
+    within, right, down = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
+    images = 0
+    for z in chunks():
+        within += z.reshape(-1, m).T @ z.reshape(-1, m)
+        right += z[:, :, :-1].reshape(-1, m).T @ z[:, :, 1:].reshape(-1, m)
+        down += z[:, :-1].reshape(-1, m).T @ z[:, 1:].reshape(-1, m)
+        images += len(z)
+    rows, cols = grid
+    within /= images * rows * cols
+    right /= images * rows * (cols - 1)
+    down /= images * (rows - 1) * cols
     np.fill_diagonal(within, 0)
     slots = np.array(list(itertools.product(range(b), range(b), range(3))))  # (row, column, channel)
 
     def template(dy: int, dx: int) -> np.ndarray:
-        rows, cols = slots[:, 0], slots[:, 1]
-        dist = np.hypot(rows[None, :] + dy - rows[:, None], cols[None, :] + dx - cols[:, None])
+        r, c = slots[:, 0], slots[:, 1]
+        dist = np.hypot(r[None, :] + dy - r[:, None], c[None, :] + dx - c[:, None])
         same = slots[:, None, 2] == slots[None, :, 2]
         return np.exp(-dist / REACH) * np.where(same, 1.0, CROSS_CHANNEL)
 
@@ -987,7 +1035,7 @@ def _le_layout(grid: np.ndarray, b: int) -> np.ndarray:
         layout, score = _swap_search(relations, start)
         if score > best_score + 1e-9:
             best, best_score = layout, score
-    return _name_channels(grid, best, slots)
+    return _name_channels(within, aligned_mean, best, slots)
 
 
 def _swap_search(relations: list[tuple[np.ndarray, np.ndarray]], p: np.ndarray) -> tuple[np.ndarray, float]:
@@ -1020,17 +1068,15 @@ def _swap_search(relations: list[tuple[np.ndarray, np.ndarray]], p: np.ndarray) 
         current += float(gain[i, j])
 
 
-def _name_channels(grid: np.ndarray, layout: np.ndarray, slots: np.ndarray) -> np.ndarray:
+def _name_channels(corr: np.ndarray, mean: np.ndarray, layout: np.ndarray, slots: np.ndarray) -> np.ndarray:
     """Rename the layout's channels by the priors of natural photographs: the two channels that
-    correlate least are red and blue, blue is darker than red, green is the third."""
-    channel = slots[layout, 2]
-    pixel = layout // 3
-    by_pixel = [np.flatnonzero(channel == c)[np.argsort(pixel[channel == c])] for c in range(3)]
-    planes = np.stack([grid[..., at].ravel() for at in by_pixel])  # each channel's values, pixel by pixel
-    corr = np.corrcoef(planes)
+    correlate least (pixel by pixel, averaged over the pixels) are red and blue, blue is darker than
+    red, green is the third. ``corr``: the high positions' correlations; ``mean``: their means."""
+    channel, pixel = slots[layout, 2], layout // 3
+    at = [np.flatnonzero(channel == c)[np.argsort(pixel[channel == c])] for c in range(3)]
     pairs = [(0, 1), (0, 2), (1, 2)]
-    red, blue = pairs[int(np.argmin([corr[i, j] for i, j in pairs]))]
-    if planes[red].mean() < planes[blue].mean():
+    red, blue = pairs[int(np.argmin([corr[at[i], at[j]].mean() for i, j in pairs]))]
+    if mean[at[red]].mean() < mean[at[blue]].mean():
         red, blue = blue, red
     name = np.empty(3, np.int64)
     name[[red, 3 - red - blue, blue]] = [0, 1, 2]
