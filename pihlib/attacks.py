@@ -315,7 +315,8 @@ def known_plaintext(plain: torch.Tensor, scrambled: torch.Tensor, method: str,
 
     Measured on real CIFAR-10 (``cifar10-lossless-3k.npz``), 32 x 32, B = 4: 20 sets of consecutive
     training images (starting at 0, 50, 100, ...), each with a key of its own; the pairs needed for an
-    exact map, which then decrypts 200 held-out test images bit-exactly:
+    exact map, which then decrypts 200 held-out test images bit-exactly
+    (``benchmarks/bench_attacks.py``):
 
     - LE: 1 pair for all 20 (64 blocks sample each of the 96 positions 64 times);
     - EtC: 1 pair for 17 sets, 2 for 3 (one pair leaves 0.6% of the units open on average: flat
@@ -647,12 +648,13 @@ def pe_ciphertext_only(scrambled: torch.Tensor) -> PERecovery:
        place).
 
     Measured on CIFAR-10 training images, 20 sets of consecutive images each (one key; the result
-    depends on the images, not the key): every pixel's map is right up to G for every set of 10 or
-    100 images (and 3 sets of 1000); sets of 5 get 90% of the pixels on average (59% at worst: the
-    propagation splits the image into regions). The priors settle G for 12 of 20 sets of 10 images,
-    17 of 20 of 30 and 20 of 20 of 100 (and 3 of 3 of 1000): from 100 images the key itself comes
-    back, fingerprint included, and decrypts held-out images bit-exactly. Where a prior fails, the
-    reconstruction is the plain image with its channels permuted and/or inverted.
+    depends on the images, not the key; ``benchmarks/bench_attacks.py``): every pixel's map is right
+    up to G for every set of 10 or 100 images (and 3 sets of 1000); sets of 5 get 90% of the pixels
+    on average (59% at worst: the propagation splits the image into regions). The priors settle G
+    for 12 of 20 sets of 10 images, 17 of 20 of 30 and 20 of 20 of 100 (and 3 of 3 of 1000): from
+    100 images the key itself comes back, fingerprint included, and decrypts held-out images
+    bit-exactly. Where a prior fails, the reconstruction is the plain image with its channels
+    permuted and/or inverted.
 
     Args:
         scrambled: uint8 torch.Tensor N x 3 x H x W (N >= 1; tens of images or more for a useful
@@ -912,14 +914,15 @@ def le_ciphertext_only(scrambled: torch.Tensor, block_size: int = 4) -> LERecove
        red (``high_halves``).
 
     Measured on CIFAR-10 training images, B = 4, 20 sets of consecutive images (one key: the result
-    depends on the images only): steps 1 and 2 are right for every set of 1, 3, 10 or 100 images
-    (and 3 sets of 1000); the thumbnails then correlate with the true block means at a median r of
-    0.9998 and lie 0.7 grey levels from them on average. The global sign is right for 14 of 20 sets
-    of 10 images and 20 of 20 of 100 (where it fails, thumbnails and 4-bit images come out
-    negative). Step 3 puts every pixel's three positions in the right place for every set of 10 or
+    depends on the images only; ``benchmarks/bench_attacks.py``): steps 1 and 2 are right for every
+    set of 1, 3, 10 or 100 images (and 3 sets of 1000), up to the global sign; the thumbnails then
+    correlate with the true block means at a median r of 0.9998. The global sign is right for 14 of
+    20 sets of 10 images, 17 of 30 and 20 of 100 (where it fails, thumbnails and 4-bit images come
+    out negative); with 100 images the thumbnails lie 0.8 grey levels from the true block means on
+    average. Step 3 puts every pixel's three positions in the right place for every set of 10 or
     more images; with the channel names, the whole layout is right for 13 of 20 sets of 10, 17 of 30
     and 20 of 100 (3 of 3 of 1000), and then ``high_halves`` gives ``(x // 16) * 16 + 8`` of the
-    plain images x exactly. With B = 8 (192 high positions, a few seconds a call) 18 of 20 sets of
+    plain images x exactly. With B = 8 (192 high positions, a few seconds a call): 18 of 20 sets of
     100 images.
 
     Args:
