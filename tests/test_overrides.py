@@ -21,7 +21,9 @@ from pihlib.reproduction.report.classification import LEGACY_PARAMS
 from pihlib.train import RECIPES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_OF = {experiment(name).NOTEBOOK: name for name in EXPERIMENTS}
+# every experiment, "attacks" too (not yet in EXPERIMENTS: adding it there changes the compute
+# package's __init__, whose digest every committed record carries; its notebook computes it)
+NOTEBOOK_OF = {experiment(name).NOTEBOOK: name for name in (*EXPERIMENTS, "attacks")}
 RECIPE_EPOCHS = RECIPES["airbench"]["epochs"]  # 15: airbench95's
 
 

@@ -23,6 +23,7 @@ CLAIM_RECORDS: dict[str, Callable[[dict], dict[str, str]]] = {
     "metric_study": lambda params: {"curves": "metric_study"},
     "key_search": lambda params: {m: f"key_search_{m}" for m in params["methods"]},
     "hiding": lambda params: {"hiding": "hiding"},
+    "attacks": lambda params: {"attacks": "attacks"},
 }
 
 

@@ -87,6 +87,12 @@ def scramblers(keys: dict[str, Key], x: torch.Tensor) -> Figure:
     return _strips(rows)
 
 
+def attacks(rows: list[tuple[str, torch.Tensor]]) -> Figure:
+    """Labelled rows of images (each N x 3 x H x W uint8): the plain images, each method's scrambled
+    images and what an attack reconstructs of them (``report.attacks.reconstructions``)."""
+    return _strips([(label, _strip(x)) for label, x in rows])
+
+
 def hiding(result: dict) -> Figure:
     """The plain test images, then for each method its best and worst key's images by rho, and for
     PE the attacker's key-independent view of each."""

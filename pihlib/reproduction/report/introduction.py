@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from .. import presets
 from ..compute import table3 as table3_compute
-from . import classification, evidence, hiding, key_search, metric_study
+from . import attacks, classification, evidence, hiding, key_search, metric_study
 
 # The rows of the introduction's table (book/intro.md glues verdict_<row> and reason_<row> of each)
 ROWS = ("table2_pih", "table2_acc", "accuracy", "table3", "fig3_peak", "fig3_sharpest", "metric_choice",
-        "table1", "fig4_gain", "fig4", "fig5", "hiding")
+        "table1", "fig4_gain", "fig4", "fig5", "hiding", "attacks")
 
 
 def verdicts(preset: str) -> dict[str, str]:
@@ -23,7 +23,8 @@ def verdicts(preset: str) -> dict[str, str]:
     (this preset's or a stronger one's; see ``evidence``), plus the Paper vs. reproduction page's
     ``<claim>_ok`` and ``<claim>_claim`` texts."""
     out: dict[str, str] = {}
-    for name, reader in (("metric_study", metric_study), ("key_search", key_search), ("hiding", hiding)):
+    for name, reader in (("metric_study", metric_study), ("key_search", key_search), ("hiding", hiding),
+                         ("attacks", attacks)):
         if found := evidence.candidates(preset, name):
             out.update(reader.verdicts(found))
     params = presets.params(classification.NOTEBOOK, preset)
