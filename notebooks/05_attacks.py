@@ -50,7 +50,7 @@ from myst_nb import glue
 from pihlib.reproduction import presets, provenance
 from pihlib.reproduction.compute import attacks as experiment
 from pihlib.reproduction.report import attacks as report
-from pihlib.reproduction.report import evidence, figures
+from pihlib.reproduction.report import downloads, evidence, figures
 
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_score=n_score, n_test=n_test,
                    max_pairs=max_pairs, coa_images=coa_images, seed=seed)
@@ -67,6 +67,7 @@ display(Markdown(provenance.markdown(shown)))
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.pairs_rows(shown)).T)
+display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown_preset, P, preset))
 
 # %% [markdown]
 # ## Ciphertext only: what scrambled images alone give away

@@ -253,6 +253,7 @@ DATA_LINKS = {
     "02_key_search": {"fig4.csv", "fig5.csv", "table2_pih.csv"},
     "03_classification": {"table2_accuracy.csv", "training.csv", "table3.csv"},
     "04_hiding": {"hiding_accuracy.csv", "hiding_view.csv", "hiding_figure.csv"},
+    "05_attacks": {"attacks.csv"},
 }
 FIGURE_DATA = {"scramblers_figure.csv": "fig-scramblers", "fig3.csv": "fig-fig3", "table1.csv": "fig-table1",
                "fig4.csv": "fig-fig4", "fig5.csv": "fig-fig5", "training.csv": "fig-training",

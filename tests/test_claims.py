@@ -230,3 +230,31 @@ def test_a_verdict_is_one_of_the_defined_words():
     intro = (Path(__file__).resolve().parents[1] / "book" / "intro.md").read_text()
     defined = dict(re.findall(r"\*\*([a-z ]+)\*\*, ([^;]+?)(?:;|\. The)", " ".join(intro.split())))
     assert {w: defined.get(w) for w in WORDS} == WORDS
+
+
+def _attacks_record(pairs: list[int | None], exact: list[bool]) -> dict:
+    keys = [{"fingerprint": f"k{i}", "kpa": {"pairs": p, "decrypts_test": p is not None, "same_key": True},
+             "scrambled": {"mse": 9e3, "ssim": 0.0, "lpips": 0.4},
+             "coa": {"10": {"mse": 0.0, "ssim": 1.0, "lpips": 0.0, "exact_key": e}}}
+            for i, (p, e) in enumerate(zip(pairs, exact, strict=True))]
+    rho = [0.2 + 0.01 * i for i in range(len(pairs))]
+    return {"result": {"n_test": 8, "four_bit_ceiling": {"lpips": 0.001},
+                       "methods": {"PE": {"rho": rho, "keys": keys, "best": len(rho) - 1, "worst": 0}}}}
+
+
+def test_the_attacks_claim_follows_the_keys_recovered():
+    from pihlib.reproduction.report import attacks
+
+    n = 12
+    every = attacks.claims(_attacks_record([3] * n, [True] * n))[0]
+    assert every["verdict"].word == "not reproduced" and "PE 3" in every["ours"]
+    row = attacks.pairs_rows(_attacks_record([3] * n, [True] * n))["PE"]
+    assert row["rank correlation of rho with the pairs needed"] == "none (every key needs the same)"
+    rising = attacks.claims(_attacks_record(list(range(1, n + 1)), [True] * n))[0]
+    assert str(rising["verdict"]) == "partly: the pairs needed rise with rho for PE"
+    # a key the ciphertext-only attack does not recover: not every key is broken
+    held = attacks.claims(_attacks_record([3] * n, [True] * (n - 1) + [False]))[0]
+    assert held["verdict"].word == "not distinguishable"
+    assert attacks.spearman([1, 2, 3], [3, 3, 3]) is None and attacks.spearman([1, 2, 3], [2, 4, 9]) == 1.0
+    frame = attacks.frame(_attacks_record([3] * n, [True] * n))
+    assert len(frame) == 2 * n and set(frame["attack"]) == {"none (scrambled)", "ciphertext only"}

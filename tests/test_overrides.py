@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pihlib.errors import PihError
-from pihlib.reproduction import EXPERIMENTS, book, cache, experiment, presets, shards
 from pihlib.reproduction import __main__ as command
+from pihlib.reproduction import book, cache, experiment, presets, shards
 from pihlib.reproduction.compute import runs
 from pihlib.reproduction.compute.metric_study import TABLE1_PERCENTS
 from pihlib.reproduction.compute.training_studies import FIRST_LAYER_METHODS, study_params
@@ -21,9 +21,7 @@ from pihlib.reproduction.report.classification import LEGACY_PARAMS
 from pihlib.train import RECIPES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-# every experiment, "attacks" too (not yet in EXPERIMENTS: adding it there changes the compute
-# package's __init__, whose digest every committed record carries; its notebook computes it)
-NOTEBOOK_OF = {experiment(name).NOTEBOOK: name for name in (*EXPERIMENTS, "attacks")}
+NOTEBOOK_OF = {experiment(name).NOTEBOOK: name for name in shards.COMPUTABLE}
 RECIPE_EPOCHS = RECIPES["airbench"]["epochs"]  # 15: airbench95's
 
 
@@ -50,7 +48,8 @@ def _expected_params(preset: str, name: str, stored: dict) -> dict:
     if name == "iir_examples":
         return {**p["01_metric_selection"], "percents": TABLE1_PERCENTS}
     notebook = {"scramblers": "00_scramblers", "metric_study": "01_metric_selection",
-                "ssim_channels": "01_metric_selection", "hiding": "04_hiding"}.get(name)
+                "ssim_channels": "01_metric_selection", "hiding": "04_hiding",
+                "attacks": "05_attacks"}.get(name)
     return p[notebook or ("02_key_search" if name.startswith("key_search_") else "?")]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from .._cli import Parser, run_command
 from ..errors import PihError
 from ..runtime import default_device, init_distributed
-from . import EXPERIMENTS, experiment, presets, shards
+from . import experiment, presets, shards
 
 
 def overrides(pairs: list[list[str]], preset: str | None = None) -> dict[str, dict]:
@@ -26,14 +26,14 @@ def overrides(pairs: list[list[str]], preset: str | None = None) -> dict[str, di
     a Python literal (``None`` too: the training parameters' None takes the recipe's value); with
     ``preset``, each is checked against its parameter (``presets.check_overrides``) and a wrong one
     refused in one line, before anything runs."""
-    by_experiment = {name: experiment(name).NOTEBOOK for name in EXPERIMENTS}
+    by_experiment = {name: experiment(name).NOTEBOOK for name in shards.COMPUTABLE}
     out: dict[str, dict] = {}
     for target, value in pairs:
         group, _, name = target.partition(".")
         notebook = by_experiment.get(group, group)
         if notebook not in presets.NOTEBOOKS or not name:
             raise PihError(f"-p takes TARGET.NAME VALUE with TARGET one of "
-                           f"{', '.join([*EXPERIMENTS, *presets.NOTEBOOKS])}")
+                           f"{', '.join([*shards.COMPUTABLE, *presets.NOTEBOOKS])}")
         out.setdefault(notebook, {})[name] = presets.parse_value(value)
     if preset is not None:
         presets.check_overrides(preset, out)
@@ -48,7 +48,7 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
     processes and rank 0 writes the records."""
     k, n = shards.parse(shard)
     default_device(device)  # a device this machine lacks is refused before any work (--plan too)
-    plan = shards.plan(shards.tasks(preset, only or list(EXPERIMENTS), changes), n)
+    plan = shards.plan(shards.tasks(preset, only or list(shards.COMPUTABLE), changes), n)
     if show_plan:
         print(shards.describe(plan))
         return
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     c = sub.add_parser("compute", help="compute a preset's results (no notebooks, no Jupyter needed)")
     c.add_argument("--preset", default="cpu", choices=list(presets.PRESETS))
-    c.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=[], metavar="EXPERIMENT",
-                   help=" | ".join(EXPERIMENTS))
+    c.add_argument("--only", nargs="+", choices=shards.COMPUTABLE, default=[], metavar="EXPERIMENT",
+                   help=" | ".join(shards.COMPUTABLE))
     c.add_argument("--data", default=None, help="a CIFAR-10 source (default: $PIH_CIFAR10, else official)")
     c.add_argument("--jpeg-data", default=os.environ.get("PIH_CIFAR10_JPEG"),
                    help="the JPEG copy, for its penalty (default: $PIH_CIFAR10_JPEG)")

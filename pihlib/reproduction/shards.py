@@ -20,11 +20,15 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import PihError
-from . import experiment, presets
+from . import EXPERIMENTS, experiment, presets
 from .compute import runs, table3, training_studies
 from .compute.metric_study import IIR_PERCENT, SLOW_METRICS
 from .compute.training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
 
+# Every experiment the command line computes: ``reproduction.EXPERIMENTS`` and "attacks" (notebook 05),
+# which joins that tuple at the next full recompute: editing reproduction/__init__.py changes the code
+# digest of every committed record
+COMPUTABLE = (*EXPERIMENTS, "attacks")
 # training cost of a method relative to the plain classifier, and of one key-search image scored
 TRAIN_COST = {"plain": 1.0, "PE": 1.0, "LE": 1.3, "EtC": 2.8, "ELE": 2.8}
 SEARCH_COST = 1.0
@@ -85,6 +89,8 @@ def _cost(experiment: str, params: dict) -> float:
         return len(IIR_PERCENT) * per_ratio
     if experiment == "key_search":
         return SEARCH_COST * len(params["methods"]) * params["pool"] * params["n_images"]
+    if experiment == "attacks":
+        return SEARCH_COST * len(params["methods"]) * params["keys"] * (params["n_score"] + params["n_test"])
     if experiment == "hiding":
         search = SEARCH_COST * len(params["methods"]) * params["keys"] * params["n_search"]
         return _epochs({**params, "seeds": [0]}, "plain") * params["n_train"] + search

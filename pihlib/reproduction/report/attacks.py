@@ -5,6 +5,7 @@ recover, the claim, and the values the book's pages glue."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ...attacks import le_ciphertext_only, pe_ciphertext_only
@@ -97,6 +98,25 @@ def ciphertext_rows(record: dict) -> dict[tuple[str, str], dict]:
                 row["keys at the 4-bit ceiling"] = f"{at} of {len(keys)} (LPIPS {ceiling:.4f})"
             rows[m, n] = row
     return rows
+
+
+def frame(record: dict) -> pd.DataFrame:
+    """The record's numbers, one row per method, key and attack: the key's rho (authors'
+    convention), the known pairs that recover it exactly (empty: more than tried) and, per number of
+    scrambled images of a ciphertext-only attack, the reconstruction's MSE (0-255 scale), SSIM and
+    LPIPS (standard inputs) against the plain test images (the scrambled images' own under "0")."""
+    rows = []
+    for m, e in record["result"]["methods"].items():
+        for i, (rho, k) in enumerate(zip(e["rho"], e["keys"], strict=True)):
+            base = {"method": m, "key (index)": i, "key fingerprint": k["fingerprint"], "rho": rho,
+                    "highest rho": i == e["best"], "lowest rho": i == e["worst"],
+                    "known pairs needed": k["kpa"]["pairs"]}
+            rows.append({**base, "attack": "none (scrambled)", "scrambled images": 0, **k["scrambled"]})
+            for n, coa in k.get("coa", {}).items():
+                rows.append({**base, "attack": "ciphertext only", "scrambled images": int(n),
+                             **{q: coa.get(q) for q in ("mse", "ssim", "lpips")}})
+    return pd.DataFrame(rows).rename(columns={"mse": "MSE (0-255 scale)", "ssim": "SSIM",
+                                              "lpips": "LPIPS (standard inputs)"})
 
 
 def _at_ceiling(coa: dict, ceiling: float) -> bool:
