@@ -40,11 +40,11 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .errors import PihError
-from .images import as_uint8, check_batch
-from .keys import Key
-from .methods import CHANNEL_ORDERS, METHODS, check_geometry, get_method
-from .scramblers import IndexMap, index_map
+from ..errors import PihError
+from ..images import as_uint8, check_batch
+from ..keys import Key
+from ..methods import CHANNEL_ORDERS, METHODS, check_geometry, get_method
+from ..scramblers import IndexMap, index_map
 
 __all__ = ["LERecovery", "PERecovery", "RecoveredMap", "known_plaintext", "le_ciphertext_only",
            "pe_ciphertext_only", "pe_matrices"]
@@ -598,7 +598,7 @@ class PERecovery:
         Raises:
             PihError: ``y`` is not images as ``pihlib.unscramble`` takes them, or of another size.
         """
-        from .scramblers import unscramble
+        from ..scramblers import unscramble
 
         return unscramble(y, self.key)
 
