@@ -77,7 +77,7 @@ display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown
 # half: at best the image at 4-bit depth (the "4-bit ceiling").
 
 # %% tags=["hide-input"]
-display(pd.DataFrame(report.ciphertext_rows(shown)).T.rename_axis(["method", "scrambled images"]))
+display(pd.DataFrame(report.ciphertext_rows(shown)).T.rename_axis(["method", "scrambled images"]).fillna(""))
 glue("attacks", figures.attacks(report.reconstructions(shown, data)), display=False)
 
 # %% [markdown]
