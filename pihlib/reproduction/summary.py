@@ -24,7 +24,7 @@ from . import EXPERIMENTS, cache, experiment, presets
 from .compute import runs
 from .compute.metric_study import AUTHORS_LPIPS, SLOW_METRICS
 from .provenance import CHECKOUT, UNCOMMITTED
-from .report import classification, hiding, key_search, metric_study, scrambling
+from .report import attacks, classification, hiding, key_search, metric_study, scrambling
 
 README = CHECKOUT / "README.md"
 BEGIN = "<!-- summary:begin -->"
@@ -34,10 +34,10 @@ COMMAND = "python -m pihlib.reproduction summary --write-readme"
 # The module that computes each record (its code digest decides "computed by older code"), by name
 COMPUTED_BY = {"scramblers": "scrambling", "metric_study": "metric_study", "ssim_channels": "metric_study",
                "iir_examples": "metric_study", "first_layer": "training_studies",
-               "jpeg_penalty": "training_studies", "hiding": "hiding"}
+               "jpeg_penalty": "training_studies", "hiding": "hiding", "attacks": "attacks"}
 
 
-NOTEBOOKS = {name: experiment(name).NOTEBOOK for name in EXPERIMENTS}
+NOTEBOOKS = {name: experiment(name).NOTEBOOK for name in (*EXPERIMENTS, "attacks")}
 
 
 def computed_by(name: str) -> str | None:
@@ -239,11 +239,30 @@ def _hiding(preset: str, recs: dict) -> list[str]:
             f"key-independent view: {against_view['verdict']}."]
 
 
+def _attacks(preset: str, recs: dict) -> list[str]:
+    r = recs.get("attacks")
+    if r is None:
+        return []
+    p = r["params"]
+    rows = [[m, row["rho, highest / lowest key"], row["pairs that recover the highest-rho key"],
+             row["the lowest-rho key"], row["keys recovered exactly"]]
+            for m, row in attacks.pairs_rows(r).items()]
+    claim = attacks.claims(r)[0]
+    where = source([r], preset, NOTEBOOKS["attacks"])
+    images = ", ".join(map(str, p["coa_images"]))
+    return [f"**Does the highest-rho key resist attacks? (beyond the paper)** ({where}): {p['keys']} keys "
+            f"per method, attacked with known plain/scrambled pairs and, for PE and LE, from {images} "
+            "scrambled images alone.", "",
+            *_table(["method", "rho, highest / lowest key", "known pairs that recover the highest-rho key",
+                     "the lowest-rho key's", "keys recovered exactly by the known pairs"], rows), "",
+            f"The highest-rho key resists better: {claim['verdict']} ({claim['ours']})."]
+
+
 def preset_markdown(preset: str) -> str:
     """Every section of ``preset`` that has records, under one heading; "" if none has."""
     recs = records(preset)
     parts = [s for s in (_scramblers(preset, recs), _metric_study(preset, recs), _key_search(preset, recs),
-                         _classification(preset), _hiding(preset, recs)) if s]
+                         _classification(preset), _hiding(preset, recs), _attacks(preset, recs)) if s]
     if not parts:
         return ""
     lines = [f"### The `{preset}` preset (`results/{preset}/`)"]
