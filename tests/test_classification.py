@@ -69,16 +69,22 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert all(r["provenance"]["reused"] for r in again["runs"])
     assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in out["runs"]]
 
-    # the command line: all cached, so it reports; with a second seed and no budget left, exit code 3
+    # the command line: every run cached, so it reports them; the first-layer study, not cached, does
+    # not fit in no time: left, exit code 3; with a second seed, its runs are left too
     common = ["compute", "--preset", "smoke", "--only", "classification", "--data", str(cifar_npz),
               "--device", "cpu", "--budget-s", "0", "--jpeg-data", ""]
     common += [a for k, v in PARAMS.items() if k != "seeds"
                for a in ("-p", f"classification.{k}", json.dumps(v))]
-    assert main([*common, "-p", "classification.seeds", "[0]"]) == 0
-    report = capsys.readouterr().out
-    assert "PE   original  accuracy" in report and "plain:" in report
+    assert main([*common, "-p", "classification.seeds", "[0]"]) == 3
+    out = capsys.readouterr()
+    assert "PE   original  accuracy" in out.out and "plain:" in out.out
+    assert "0 task(s) computed, 3 found cached, 1 left" in out.out
+    assert "left for the next call: classification first_layer" in out.out
+    assert "1 task(s) left for the next call: classification first_layer" in out.err
     assert main([*common, "-p", "classification.seeds", "[0, 1]"]) == 3
-    assert "run again to go on" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "run again to go on" in out.err and "classification: 3 tasks" in out.err
+    assert "PE   original  accuracy" not in out.out  # the runs of seed 1 are missing: no report
     assert main([*common, "-p", "classification.epochs", "'many'"]) == 2
     assert "training epochs must be a positive integer" in capsys.readouterr().err
     assert main([*common, "-p", "03_classification.seeds", "[]"]) == 2

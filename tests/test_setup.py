@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -146,9 +148,9 @@ def test_offline_gpu_run_stops_when_the_cuda_tests_fail(tmp_path, pytest_rc):
     (stubs / "python3").write_text(STUB_PYTHON3)
     (stubs / "python3").chmod(0o755)
     bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    (bundle / "git-commit").write_text("0" * 40 + "\n")
-    (bundle / "data-name").write_text("data.tar.gz\n")
+    (bundle / "core").mkdir(parents=True)
+    (bundle / "core" / "git-commit").write_text("0" * 40 + "\n")
+    (bundle / "core" / "data-name").write_text("data.tar.gz\n")
     env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}", "PYTEST_RC": str(pytest_rc),
            "PIH_DEVICE": "cpu"}
     out = subprocess.run([str(ROOT / "scripts" / "offline_gpu_run.sh"), "run", "bundle", "out", "0"],
@@ -161,6 +163,60 @@ def test_offline_gpu_run_stops_when_the_cuda_tests_fail(tmp_path, pytest_rc):
     else:
         assert out.returncode == 1 and "runs started" not in text, text
         assert f"the CUDA tests failed (pytest exit {pytest_rc}): no run started" in text, text
+
+
+@pytest.fixture(scope="module")
+def smoke_bundle(tmp_path_factory, cifar_npz) -> Path:
+    """`offline_gpu_run.sh bundle` of the lossless test images, without wheels (the one step that
+    needs the package index) and without a JPEG copy; the metric study's weights in pieces as usual."""
+    bundle = tmp_path_factory.mktemp("offline") / "bundle"
+    env = {**os.environ, "PIH_CIFAR10": str(cifar_npz), "PIH_CIFAR10_JPEG": "", "PIH_BUNDLE_WHEELS": "0",
+           "PIH_SHARED": str(cifar_npz.parents[1]), "PYTHON": sys.executable}
+    out = subprocess.run([str(ROOT / "scripts" / "offline_gpu_run.sh"), "bundle", str(bundle)], cwd=ROOT,
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "core" in out.stdout and "extra-1" in out.stdout  # the sizes, printed
+    return bundle
+
+
+def _offline_run(bundle: Path, out: Path, budget: str, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "PIH_DEVICE": "cpu", "PIH_PRESET": "smoke",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # python3: this one
+    done = subprocess.run([str(ROOT / "scripts" / "offline_gpu_run.sh"), "run", str(bundle), str(out), budget,
+                           *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=180)
+    assert (out / "log").exists()
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_offline_gpu_run_dry_run_leaves_what_does_not_fit(smoke_bundle, tmp_path):
+    """The same path as on the GPU at smoke sizes on the CPU: a budget of 0 s starts nothing (every
+    task is left, exit code 3, no archive); without every piece of the metric study's weights, the
+    metric study is left out and said so."""
+    piece = smoke_bundle / "extra-2"
+    piece.rename(tmp_path / "aside")
+    try:
+        rc, text = _offline_run(smoke_bundle, tmp_path / "out", "0")
+    finally:
+        (tmp_path / "aside").rename(piece)
+    assert rc == 3, text
+    assert "the metric study (its VGG16 and FID Inception weights) is left out" in text, text
+    assert "left for the next call: scrambling" in text and "0 task(s) computed" in text, text
+    assert "metric_study" not in text.split("preset smoke, shard")[1], text  # never planned
+    assert "no smoke results yet" in text and not (tmp_path / "out" / "results-smoke.tgz").exists()
+
+
+def test_offline_gpu_run_dry_run_computes_what_fits(smoke_bundle, tmp_path):
+    """A budget of 3 s: the scrambling check (expected well under a second) is computed and packed,
+    the rest (expected seconds to minutes each) left for the next call: exit code 3."""
+    rc, text = _offline_run(smoke_bundle, tmp_path / "out", "3")
+    assert rc == 3, text
+    assert "joined the 3 pieces" in text, text
+    assert "starting scrambling" in text and "computed scramblers in" in text, text
+    assert "left for the next call: hiding" in text and "left for the next call: metric_study" in text, text
+    assert "1 task(s) computed" in text and "Each finished record is cached: run again" in text, text
+    with tarfile.open(tmp_path / "out" / "results-smoke.tgz") as archive:
+        assert [n for n in archive.getnames() if n.endswith(".json")] == ["results/smoke/scramblers.json"]
+    assert "results-smoke.tgz: 1 records" in (tmp_path / "out" / "log").read_text()
 
 
 def test_tests_find_the_shared_folder_only_through_conftest():

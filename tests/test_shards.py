@@ -96,7 +96,7 @@ def test_slurm_dry_run_prints_one_valid_command_per_array_task(capsys):
         assert words[:3] == [".venv/bin/python", "-m", "pihlib.reproduction"]
         assert main([*words[3:], "--plan"]) == 0  # the command is one the compute command takes
         plan = capsys.readouterr().out.splitlines()
-        assert len(plan) == 3 and f"--shard {k}/3" in line and "seed1" in plan[k]
+        assert len(plan) == 3 and f"--shard {k}/3" in line and "seed1" in "".join(plan)  # -p passed on
     multi = subprocess.run(["bash", str(script), "--dry-run", "1", "paper"], capture_output=True, text=True,
                            check=True, env={**os.environ, "PIH_GPUS": "4"}).stdout
     assert "-m torch.distributed.run --standalone --nproc_per_node 4 -m pihlib.reproduction" in multi

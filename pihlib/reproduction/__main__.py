@@ -44,8 +44,10 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
             budget_s: float | None, changes: dict[str, dict], shard: str = "0/1",
             show_plan: bool = False) -> None:
     """Every result of ``preset`` (or of the experiments ``only`` names) that is not cached yet; with
-    ``shard`` "K/N", only shard K's share (``shards``). Under ``torchrun`` each run is shared by the
-    processes and rank 0 writes the records."""
+    ``shard`` "K/N", only shard K's share (``shards``); with ``budget_s``, no task (a classification
+    run, a training study, a smaller experiment) that would end after it is started, and the call
+    ends with exit status 3 if any was left (``shards.Budget``). Under ``torchrun`` each run is shared
+    by the processes and rank 0 writes the records."""
     k, n = shards.parse(shard)
     default_device(device)  # a device this machine lacks is refused before any work (--plan too)
     plan = shards.plan(shards.tasks(preset, only or list(shards.COMPUTABLE), changes), n)
@@ -60,7 +62,16 @@ def compute(preset: str, only: list[str], data: str | None, jpeg_data: str | Non
     mine = plan[k]
     say(f"preset {preset}, shard {k}/{n}: {len(mine)} tasks"
         + (f", each run over {world} processes" if world > 1 else ""), flush=True)
-    out = shards.run(preset, mine, changes, data, jpeg_data, device, budget_s, progress=rank == 0)
+    try:
+        out = shards.run(preset, mine, changes, data, jpeg_data, device, budget_s, progress=rank == 0)
+    except shards.BudgetLeft as e:  # what was finished is reported before the budget's one line
+        _report(e.report, say)
+        raise
+    _report(out, say)
+
+
+def _report(out: dict | None, say) -> None:
+    """The classification's summary, when the call returned its runs."""
     if out is not None:
         from .report import classification
 
@@ -88,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the JPEG copy, for its penalty (default: $PIH_CIFAR10_JPEG)")
     c.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
     c.add_argument("--budget-s", type=float, default=None,
-                   help="classification: start no run that would end after this many seconds")
+                   help="start no task (a classification run, a training study, a smaller experiment) "
+                        "that would end after this many seconds; exit status 3 if any is left")
     c.add_argument("--shard", default="0/1", metavar="K/N",
                    help="compute only shard K (from 0) of N, a disjoint share balanced by expected cost")
     c.add_argument("--plan", action="store_true", help="print what each shard computes, compute nothing")
