@@ -13,7 +13,7 @@ for N <= 100, and sets starting at 0, 500, ... for N = 1000), each scrambled wit
   up to the block's sign, the block's sign; the fraction of blocks placed right (up to the 8
   symmetries of the grid, and as recovered); the thumbnails' correlation with the true block means.
 
-    python benchmarks/bench_jigsaw.py [--data PATH] [--sets 20]
+    python benchmarks/bench_jigsaw.py [--data PATH] [--sets 20] [--only EtC|ELE]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 
 import pihlib
 from pihlib import attacks
-from pihlib.attacks import _byte_blocks, jigsaw
+from pihlib.attacks import _byte_blocks, _nibble_blocks, jigsaw
 from pihlib.scramblers import index_map
 
 SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -96,16 +96,57 @@ def etc_row(train: torch.Tensor, held_out: torch.Tensor, n: int, sets: int) -> s
             f"held-out exact (or mirrored) {np.mean(rows['held']):.3f}; {np.mean(rows['time']):.2f} s")
 
 
+def ele_pairs_kept(cell: np.ndarray, truth: np.ndarray, cols: int) -> float:
+    """The fraction of plain neighbour pairs (4-neighbours) that the placement keeps next to each other."""
+    def pairs(c: np.ndarray) -> set[tuple[int, int]]:
+        r, k = np.divmod(c, cols)
+        near = np.abs(r[:, None] - r[None, :]) + np.abs(k[:, None] - k[None, :]) == 1
+        return {(int(i), int(j)) for i, j in zip(*np.nonzero(near), strict=True)}
+    want = pairs(truth)
+    return len(want & pairs(cell)) / len(want)
+
+
+def ele_row(train: torch.Tensor, n: int, sets: int) -> str:
+    rows = {k: [] for k in ("halves", "sep", "none", "mirror", "global", "pairs", "r", "err", "time")}
+    for s, x in enumerate(image_sets(train, n, sets)):
+        key = pihlib.keygen("ELE", seed=s)
+        y = pihlib.scramble(x, key)
+        start = time.perf_counter()
+        got = attacks.ele_ciphertext_only(y)
+        rows["time"].append(time.perf_counter() - start)
+        rows["halves"].append(got.halves_right(key))
+        rows["sep"].append(got.separation.min())
+        for up_to in ("none", "mirror", "global"):
+            rows[up_to].append(got.blocks_right(key, up_to))
+        order = key.arrays["block_order"].copy()
+        rows["pairs"].append(ele_pairs_kept(got.cell, order, 8))
+        levels = jigsaw._ele_levels(y.numpy(), _nibble_blocks(key.shape, 4), got.high, got.signs)
+        means = x.double().reshape(len(x), 3, 8, 4, 8, 4).mean((1, 3, 5)).reshape(len(x), -1)[:, order]
+        r = [np.corrcoef(a, b)[0, 1] for a, b in zip(levels, means.numpy(), strict=True) if b.std() > 0]
+        rows["r"].append(np.median(r))
+        rows["err"].append(float(np.abs(levels - means.numpy()).mean()))
+    k = len(rows["time"])
+    return (f"ELE N={n:5d} sets {k:2d}: high halves and signs right {np.mean(rows['halves']):.3f} "
+            f"(worst set {min(rows['halves']):.3f}; separation min {min(rows['sep']):.2f}); block levels vs "
+            f"true means: median r {np.median(rows['r']):+.4f}, mean |error| {np.mean(rows['err']):.2f}; "
+            f"places right {np.mean(rows['none']):.3f}, up to mirror {np.mean(rows['mirror']):.3f}, up to "
+            f"the grid's symmetries {np.mean(rows['global']):.3f}; neighbour pairs kept "
+            f"{np.mean(rows['pairs']):.3f}; {np.mean(rows['time']):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="CIFAR-10 npz (cifar10-lossless-3k.npz)")
     parser.add_argument("--sets", type=int, default=20, help="sets of images (and keys) per measurement")
+    parser.add_argument("--only", choices=("EtC", "ELE"), help="measure one method only")
     args = parser.parse_args()
     train = pihlib.load_cifar10("train", args.data).images
     held_out = pihlib.load_cifar10("test", args.data, count=200).images
     start = time.perf_counter()
-    for n in (1, 3, 5, 7, 10, 30, 100, 1000):
+    for n in () if args.only == "ELE" else (1, 3, 5, 7, 10, 30, 100, 1000):
         print(etc_row(train, held_out, n, args.sets), flush=True)
+    for n in () if args.only == "EtC" else (10, 30, 100, 1000):
+        print(ele_row(train, n, args.sets), flush=True)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
