@@ -1,7 +1,6 @@
 """pihlib.attacks.jigsaw on real CIFAR-10: scrambled images alone give back an EtC key's block places
 and transforms (up to a left-right mirror), and an ELE key's high halves (its block places only in
-part). The
-numbers asserted are the ones measured (``benchmarks/bench_jigsaw.py``) and quoted in the
+part). The numbers asserted are the ones measured (``benchmarks/bench_jigsaw.py``) and quoted in the
 functions' docstrings."""
 
 from __future__ import annotations
