@@ -1084,3 +1084,5 @@ def _name_channels(corr: np.ndarray, mean: np.ndarray, layout: np.ndarray, slots
     name = np.empty(3, np.int64)
     name[[red, 3 - red - blue, blue]] = [0, 1, 2]
     return layout - channel + name[channel]
+
+from .jigsaw import *  # noqa: E402, F403 (the jigsaw attacks on EtC and ELE: their __all__)
