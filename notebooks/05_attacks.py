@@ -23,10 +23,13 @@
 #    determine the key's whole map
 #    (each output unit, a byte or a 4-bit half, is one input unit, maybe inverted), checked by
 #    decrypting held-out test images bit-exactly;
-# 2. **ciphertext only**, for PE and LE: from scrambled training images alone. Neighbouring pixels of
-#    natural images correlate channel by channel, so each PE pixel's signed channel permutation is the
-#    one of the 48 that best fits its neighbours'; LE's high 4-bit halves correlate with their
-#    neighbours and its low halves hardly at all, which finds them, their signs and their places.
+# 2. **ciphertext only**: from scrambled training images alone. Neighbouring pixels of natural images
+#    correlate channel by channel, so each PE pixel's signed channel permutation is the one of the 48
+#    that best fits its neighbours'; LE's high 4-bit halves correlate with their neighbours and its low
+#    halves hardly at all, which finds them, their signs and their places; EtC's moved blocks are a
+#    jigsaw puzzle whose edge costs are summed over all the images
+#    {cite:p}`chuman2017jigsaw,gallagher2012jigsaw`; ELE's blocks each give their own LE statistics
+#    (their high halves and levels), though placing them is harder.
 #
 # The question: is the key that Algorithm 1 selects, the highest $\rho$, any harder to recover?
 
@@ -73,8 +76,10 @@ display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown
 # ## Ciphertext only: what scrambled images alone give away
 #
 # LPIPS and SSIM of the reconstructed test images against the plain ones (LPIPS 0 and SSIM 1: the
-# same image), beside the scrambled images' LPIPS. For LE the attack recovers each value's high 4-bit
-# half: at best the image at 4-bit depth (the "4-bit ceiling").
+# same image), beside the scrambled images' LPIPS, and what of the key each attack recovers (0 to 1).
+# For LE the attack recovers each value's high 4-bit half: at best the image at 4-bit depth (the
+# "4-bit ceiling"). EtC's blocks are counted right up to a mirror of the whole image, which no
+# statistic settles.
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.ciphertext_rows(shown)).T.rename_axis(["method", "scrambled images"]).fillna(""))
@@ -86,7 +91,9 @@ glue("attacks", figures.attacks(report.reconstructions(shown, data)), display=Fa
 # :alt: Test images plain, then each method's highest-rho key's scrambled images and what the attacks recover
 #
 # Test images plain (top), then each method's highest-rho key among the N drawn: its scrambled images
-# and, for PE and LE, what the ciphertext-only attack reconstructs from 10 scrambled training images.
+# and what the ciphertext-only attack reconstructs of them from the scrambled training images alone
+# (10 for PE and LE, 100 for EtC and ELE; LE: the high 4-bit halves; ELE: each block's level, placed,
+# in grey).
 # ```
 
 # %% [markdown]

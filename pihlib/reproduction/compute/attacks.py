@@ -7,11 +7,14 @@ one of them, on real CIFAR-10:
 - the known-plaintext attack (``pihlib.attacks.known_plaintext``): the fewest plain/scrambled
   training pairs that determine the key's whole map (up to ``max_pairs``; None if more are needed),
   and whether that map decrypts the held-out test images bit-exactly;
-- for PE and LE, the ciphertext-only attacks (``pe_ciphertext_only``, ``le_ciphertext_only``) from
-  each of ``coa_images`` scrambled training images: what they reconstruct of the held-out test
-  images (PE: the image; LE: its high 4-bit halves), as MSE (0-255 scale), SSIM and LPIPS (standard inputs)
-  against the plain image, beside the scrambled image's own (the attack's starting point), and
-  whether the recovered key is the true key.
+- the ciphertext-only attacks (``pe_ciphertext_only``, ``etc_ciphertext_only``, ``le_ciphertext_only``,
+  ``ele_ciphertext_only``) from each of ``coa_images`` scrambled training images: what they
+  reconstruct of the held-out test images (PE, EtC: the image; LE: its high 4-bit halves; ELE: its
+  block levels, placed), as MSE (0-255 scale), SSIM and LPIPS (standard inputs) against the plain
+  image where there is an image, beside the scrambled image's own (the attack's starting point);
+  and what of the key comes back (PE: the exact key; EtC: the blocks placed right, up to a mirror of
+  the whole image; LE: the 4-bit image; ELE: the blocks whose high halves and signs are right, and
+  the blocks placed right).
 
 The paper's scheme reuses one key for a whole data set, which is what both attacks exploit.
 """
@@ -21,7 +24,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...attacks import known_plaintext, le_ciphertext_only, pe_ciphertext_only
+from ...attacks import (
+    ele_ciphertext_only,
+    etc_ciphertext_only,
+    known_plaintext,
+    le_ciphertext_only,
+    pe_ciphertext_only,
+)
 from ...data import load_cifar10
 from ...keys import fingerprint
 from ...keysearch import candidate_keys
@@ -31,7 +40,7 @@ from ...scramblers import scramble
 from .. import cache
 
 NOTEBOOK = "05_attacks"
-CIPHERTEXT_ONLY = ("PE", "LE")  # the methods a ciphertext-only attack is built for
+CIPHERTEXT_ONLY = ("PE", "EtC", "LE", "ELE")  # the methods a ciphertext-only attack is built for
 MEASURES = ("mse", "ssim", "lpips")  # reconstruction against the plain image (MSE on the 0-255 scale)
 
 
@@ -56,19 +65,36 @@ def ciphertext_only(method: str, key, train: torch.Tensor, test: torch.Tensor, n
     """The ciphertext-only attack on ``method`` from ``n`` scrambled training images, judged on the
     scrambled test images."""
     y = scramble(test, key)
+    if method == "EtC":
+        recovered = etc_ciphertext_only(scramble(train[:n], key), key.block_size)
+        images = recovered.unscramble(y)
+        return {**quality(measures, test, images), "blocks_right": recovered.blocks_right(key, "mirror"),
+                "exact_images": bool(torch.equal(images, test))}
+    if method == "ELE":
+        recovered = ele_ciphertext_only(scramble(train[:n], key), key.block_size)
+        return {"thumbnail_r_median": _median_r(recovered.thumbnails(y), block_means(test, key.block_size)),
+                "blocks_right": recovered.blocks_right(key, "mirror"),
+                "halves_right": recovered.halves_right(key)}
     if method == "PE":
         recovered = pe_ciphertext_only(scramble(train[:n], key))
         return {**quality(measures, test, recovered.unscramble(y)), "exact_key": fingerprint(recovered.key)
                 == fingerprint(key)}
     recovered = le_ciphertext_only(scramble(train[:n], key), key.block_size)
-    b, (h, w) = key.block_size, test.shape[2:]
-    truth = test.float().reshape(len(test), 3, h // b, b, w // b, b).mean((1, 3, 5))  # block means
-    thumbs = recovered.thumbnails(y)
-    r = [float(np.corrcoef(a.flatten(), b.flatten())[0, 1]) for a, b in zip(thumbs, truth, strict=True)]
-    out = {"thumbnail_r_median": float(np.median(r))}
+    out = {"thumbnail_r_median": _median_r(recovered.thumbnails(y), block_means(test, key.block_size))}
     if recovered.layout is not None:
         out.update(quality(measures, test, recovered.high_halves(y)))
     return out
+
+
+def block_means(images: torch.Tensor, b: int) -> torch.Tensor:
+    """N x H/b x W/b: each b x b block's mean level over its pixels and channels."""
+    h, w = images.shape[2:]
+    return images.float().reshape(len(images), 3, h // b, b, w // b, b).mean((1, 3, 5))
+
+
+def _median_r(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The median over images of the correlation between ``a`` and ``b``'s values."""
+    return float(np.median([np.corrcoef(x.flatten(), y.flatten())[0, 1] for x, y in zip(a, b, strict=True)]))
 
 
 def compute(params: dict, train: torch.Tensor, test: torch.Tensor, score_images: torch.Tensor) -> dict:
