@@ -68,7 +68,7 @@ def pe_row(train: torch.Tensor, n: int, sets: int) -> str:
 def le_row(train: torch.Tensor, n: int, sets: int) -> str:
     key = pihlib.keygen("LE", seed=5)
     m = index_map(key)
-    first = attacks._nibble_blocks(key.shape, 4)[0]
+    first = attacks.unitmaps._nibble_blocks(key.shape, 4)[0]
     high = np.flatnonzero(m.src[first] % 2 == 0)
     signs = np.where(m.xor[first][high] == 15, -1, 1)
     slot_of = {int(v): i for i, v in enumerate(first[:48] // 2)}

@@ -28,7 +28,8 @@ import torch
 
 import pihlib
 from pihlib import attacks
-from pihlib.attacks import _byte_blocks, _nibble_blocks, jigsaw
+from pihlib.attacks import jigsaw
+from pihlib.attacks.unitmaps import _byte_blocks, _nibble_blocks
 from pihlib.scramblers import index_map
 
 SHARED = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))

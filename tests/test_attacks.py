@@ -97,7 +97,7 @@ def test_le_ciphertext_only_recovers_block_means(train):
     y = pihlib.scramble(train, key)
     got = attacks.le_ciphertext_only(y)
     m = index_map(key)
-    first = attacks._nibble_blocks(key.shape, 4)[0]  # one block's positions (every block's are alike)
+    first = attacks.unitmaps._nibble_blocks(key.shape, 4)[0]  # one block's positions (all alike)
     high = np.flatnonzero(m.src[first] % 2 == 0)  # positions that took a high half
     assert np.array_equal(got.high, high)
     assert np.array_equal(got.signs, np.where(m.xor[first][high] == 15, -1, 1))

@@ -208,7 +208,7 @@ def test_every_citation_is_in_the_bibliography_and_every_entry_is_cited():
     bib = (ROOT / "book" / "references.bib").read_text()
     entries = set(re.findall(r"^@\w+\{([^,\s]+),", bib, flags=re.M))
     cited = set()
-    for page in (ROOT / "book").glob("*.md"):
+    for page in [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.py")]:  # pages, notebooks
         for keys in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", page.read_text()):
             cited |= {k.strip() for k in keys.split(",")}
     assert sorted(cited - entries) == [] and sorted(entries - cited) == []

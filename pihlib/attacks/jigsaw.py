@@ -41,7 +41,7 @@ from ..errors import PihError
 from ..keys import Key
 from ..methods import CHANNEL_ORDERS
 from ..scramblers import IndexMap, index_map
-from . import (
+from .unitmaps import (
     CHUNK,
     MID_GREY,
     _apply_inverse,
