@@ -349,9 +349,9 @@ def test_the_introduction_answers_in_one_computed_sentence(html):
     text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", answer)))
     assert "{glue" not in answer and "glue:text" not in answer and "::verdict_" not in text, text
     words = re.findall(rf": ({VERDICT_WORDS}) ?[;.]", text)
-    assert len(words) == 4, f"four statements, four computed verdicts: {text}"
+    assert len(words) == 5, f"five statements, five computed verdicts: {text}"
     pasted = re.findall(r'<span class="pasted-text">(.*?)</span>', answer, flags=re.S)
-    assert len(pasted) == 4 and all(re.fullmatch(VERDICT_WORDS, w.strip()) for w in pasted), pasted
+    assert len(pasted) == 5 and all(re.fullmatch(VERDICT_WORDS, w.strip()) for w in pasted), pasted
 
 
 def test_the_bibliography_lists_the_references_and_the_citations_link_to_it(html):

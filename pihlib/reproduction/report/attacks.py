@@ -99,7 +99,8 @@ def ciphertext_rows(record: dict) -> dict[tuple[str, str], dict]:
             continue
         for n in keys[0]["coa"]:
             best, worst = keys[e["best"]]["coa"][n], keys[e["worst"]]["coa"][n]
-            row = {"LPIPS, scrambled (highest-rho key)": f"{keys[e['best']]['scrambled']['lpips']:.3f}"}
+            row = {"LPIPS (standard inputs, test images), scrambled with the highest-rho key":
+                   f"{keys[e['best']]['scrambled']['lpips']:.3f}"}
             if "lpips" in best:
                 row.update({"LPIPS of the reconstruction, highest / lowest key":
                             f"{best['lpips']:.4f} / {worst['lpips']:.4f}",

@@ -284,8 +284,8 @@ def gpu_view(preset: str, result: dict) -> dict:
 def book_values(preset: str, params: dict, result: dict) -> dict[str, str]:
     """The texts the book's pages read from this section (glued by the notebook)."""
     c = train_config(params, "plain", params["seeds"][0])
-    out = {"train_size": f"{params['n_train']} training and {params['n_test']} test images, "
-                         f"{c.epochs} epoch(s)"}
+    out = {"train_size": f"this build's {preset}-preset run: {params['n_train']} training and "
+                         f"{params['n_test']} test images, {c.epochs} epoch(s)"}
     best = best_runs(preset, result)
     s = summary(best["runs"]) if best else {}
     out["acc_source"] = runs_source(best) if best else (

@@ -20,7 +20,7 @@ STRONGEST_FIRST = ("paper", "gpu", "cpu")  # the presets whose records outrank a
 # Each experiment's records that its claims read, by the name its notebook gives them, from the
 # preset's parameters (the record names under ``results/<preset>/``)
 CLAIM_RECORDS: dict[str, Callable[[dict], dict[str, str]]] = {
-    "metric_study": lambda params: {"curves": "metric_study"},
+    "metric_study": lambda params: {"curves": "metric_study", "ssim_channels": "ssim_channels"},
     "key_search": lambda params: {m: f"key_search_{m}" for m in params["methods"]},
     "hiding": lambda params: {"hiding": "hiding"},
     "attacks": lambda params: {"attacks": "attacks"},

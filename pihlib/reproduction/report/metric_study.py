@@ -132,7 +132,8 @@ def claims(record: dict) -> list[dict]:
     unsure = [where[m][0] for m in PEAK_METRICS if where[m][1] == "unsure"]
     peak = Verdict("not reproduced", ", ".join(off)) if off else \
         Verdict("not distinguishable", ", ".join(unsure)) if unsure else Verdict("reproduced")
-    widths = ", ".join(f"{m} {summary[m]['width_above_half']:.0f} %" for m in PEAK_METRICS)
+    widths = "peak width above half height, % inversion: " + ", ".join(
+        f"{m} {summary[m]['width_above_half']:.0f}" for m in PEAK_METRICS)
     nine = [m for m in metric_names() if m in summary]
     at_50 = [m for m in nine if where[m][1] != "no"]
     if where["lpips"][1] == "no":
@@ -171,10 +172,11 @@ def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
 
 def book_values(candidates: list[tuple[dict[str, dict], str]], own: dict) -> dict[str, str]:
     """The texts the book's pages read from this section (glued by the notebook): the
-    introduction's rows (``verdicts``), the strongest record's LPIPS peak and, from ``own`` (this
-    build's records), the SSIM deviation."""
+    introduction's rows (``verdicts``), the strongest records' LPIPS peak and SSIM deviation (with
+    their preset). ``own``: this build's records (kept for the pages that show them)."""
     out = verdicts(candidates)
     out["lpips_peak"] = f"{peaks(candidates[0][0]['curves'])['lpips']['peak_percent']:.0f} %"
-    ssim = own["ssim_channels"]["result"]
-    out["ssim_channels"] = f"{ssim['grey']:.4f} (grey) vs. {ssim['rgb']:.4f} (RGB)"
+    records, preset = candidates[0]
+    ssim = records["ssim_channels"]["result"]
+    out["ssim_channels"] = f"{ssim['grey']:.4f} (grey) vs. {ssim['rgb']:.4f} (RGB), {preset} preset"
     return out
