@@ -45,6 +45,7 @@ from ..images import as_uint8, check_batch
 from ..keys import Key
 from ..methods import CHANNEL_ORDERS, METHODS, check_geometry, get_method
 from ..scramblers import IndexMap, index_map
+from .learned import ITN, fr_attack, itn_attack, train_itn  # noqa: F401  (re-exported)
 
 __all__ = ["LERecovery", "PERecovery", "RecoveredMap", "known_plaintext", "le_ciphertext_only",
            "pe_ciphertext_only", "pe_matrices"]
