@@ -167,6 +167,7 @@ class ITN(nn.Module):
     kernel and stride P, the method's block size, or 4 for PE; two 3 x 3 convolutions; nearest
     upsampling back), which sees each block as a whole, as LE and ELE permute within blocks. The input
     is the image (values / 255) and, for LE and ELE, its 4-bit halves (/ 15) as six more channels.
+    (Adding the ``fr_attack`` features as a fourth channel was tried, and did no better.)
     ``width`` channels (32: about 0.1 M parameters). Trained by ``train_itn``; applied by
     ``itn_attack``.
 
@@ -201,7 +202,8 @@ class ITN(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(3 * c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, 3, 1))
 
     def features(self, y: torch.Tensor) -> torch.Tensor:
-        """uint8 N x 3 x H x W -> float32 N x C x H x W, the network's input (C = 3, or 9 for LE/ELE)."""
+        """uint8 N x 3 x H x W -> float32 N x C x H x W, the network's input: the image / 255, and for LE
+        and ELE its 4-bit halves / 15 (C = 3, or 9 for LE and ELE)."""
         f = y.float() / 255
         if self.method in ("LE", "ELE"):
             f = torch.cat([f, (y >> 4).float() / 15, (y & 15).float() / 15], 1)
