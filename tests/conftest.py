@@ -86,3 +86,18 @@ def isolated_cache(monkeypatch, tmp_path):
     """A cache folder of the test's own, for tests that damage or rebuild cached files."""
     monkeypatch.setenv("PIH_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+# the attacks' tests (test_attacks, test_jigsaw): 100 real training images and 64 held-out test images
+@pytest.fixture(scope="module")
+def train(cifar_npz):
+    import pihlib
+
+    return pihlib.load_cifar10("train", cifar_npz, count=100).images
+
+
+@pytest.fixture(scope="module")
+def held_out(cifar_npz):
+    import pihlib
+
+    return pihlib.load_cifar10("test", cifar_npz, count=64).images

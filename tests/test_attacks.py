@@ -16,16 +16,6 @@ from pihlib.scramblers import index_map
 PAIRS = {"PE": 3, "EtC": 1, "LE": 1, "ELE": 15}
 
 
-@pytest.fixture(scope="module")
-def train(cifar_npz) -> torch.Tensor:
-    return pihlib.load_cifar10("train", cifar_npz, count=100).images
-
-
-@pytest.fixture(scope="module")
-def held_out(cifar_npz) -> torch.Tensor:
-    return pihlib.load_cifar10("test", cifar_npz, count=64).images
-
-
 # Known plaintext ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", pihlib.METHODS)

@@ -13,17 +13,6 @@ import pihlib
 from pihlib import attacks
 from pihlib.scramblers import index_map
 
-
-@pytest.fixture(scope="module")
-def train(cifar_npz) -> torch.Tensor:
-    return pihlib.load_cifar10("train", cifar_npz, count=100).images
-
-
-@pytest.fixture(scope="module")
-def held_out(cifar_npz) -> torch.Tensor:
-    return pihlib.load_cifar10("test", cifar_npz, count=64).images
-
-
 # EtC ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 1])
