@@ -11,7 +11,7 @@ from pihlib import keysearch, scorecache
 from pihlib.keys import fingerprint
 from pihlib.reproduction import presets
 from pihlib.reproduction.__main__ import main
-from pihlib.reproduction.compute import classification, runs, table3
+from pihlib.reproduction.compute import classification, derived_runs, runs, table3
 from pihlib.reproduction.png import decode_png
 from pihlib.reproduction.report import classification as reader
 
@@ -37,6 +37,14 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert proposed["rho"] > 0 and original["rho"] > 0 and proposed["fingerprint"] != original["fingerprint"]
     assert original["config"]["recipe"] == "airbench" and original["config"]["tta"] == 2
     assert out["plain"]["rho"] is None and out["plain"]["fingerprint"] is None
+    # the same keys with first layers derived from the training statistics: PE's given back exactly
+    derived = out["derived"]
+    assert [(r["method"], r["kind"], r["fingerprint"]) for r in derived] == \
+        [(r["method"], r["kind"], r["fingerprint"]) for r in out["runs"]]
+    assert all(r["recovered"] == {"exact": 1.0, "four_bit": 0.0} and r["config"]["method"] == "plain"
+               and r["fit_images"] == PARAMS["n_train"] and 0 <= r["accuracy"] <= 1 for r in derived)
+    assert sorted(p.name for p in (root / "smoke" / derived_runs.RUNS).iterdir()) == \
+        ["PE-original-seed0.json", "PE-proposed-seed0.json"]
     for r in out["runs"]:
         assert 0 <= r["accuracy"] <= 1 and r["history"][0]["time_s"] > 0
         assert r["provenance"]["data"]["sha256"] == inputs[0].source.sha256
@@ -78,12 +86,13 @@ def test_runs_are_cached_one_by_one_and_a_budget_stops_between_them(root, cifar_
     assert main([*common, "-p", "classification.seeds", "[0]"]) == 3
     out = capsys.readouterr()
     assert "PE   original  accuracy" in out.out and "plain:" in out.out
-    assert "0 task(s) computed, 3 found cached, 1 left" in out.out
+    assert "PE   proposed  accuracy" in out.out.split("first layer derived")[0].rsplit("\n", 2)[-2]
+    assert "0 task(s) computed, 5 found cached, 1 left" in out.out  # 3 runs, 2 with derived layers
     assert "left for the next call: classification first_layer" in out.out
     assert "1 task(s) left for the next call: classification first_layer" in out.err
     assert main([*common, "-p", "classification.seeds", "[0, 1]"]) == 3
     out = capsys.readouterr()
-    assert "run again to go on" in out.err and "classification: 3 tasks" in out.err
+    assert "run again to go on" in out.err and "classification: 5 tasks" in out.err
     assert "PE   original  accuracy" not in out.out  # the runs of seed 1 are missing: no report
     assert main([*common, "-p", "classification.epochs", "'many'"]) == 2
     assert "training epochs must be a positive integer" in capsys.readouterr().err

@@ -75,7 +75,7 @@ def test_two_shards_compute_what_one_process_computes(tmp_path, monkeypatch, cif
     one, parts = _records(roots["one"]), [_records(roots[f"shard{k}"]) for k in (0, 1)]
     assert parts[0] and parts[1] and not set(parts[0]) & set(parts[1])  # disjoint, neither empty
     assert set(parts[0]) | set(parts[1]) == set(one)
-    assert len(one) == 1 + 1 + 3 + 1  # scramblers, key_search_PE, 3 runs, first_layer
+    assert len(one) == 1 + 1 + 3 + 2 + 1  # scramblers, key search, 3 runs, 2 derived-layer runs, first_layer
 
     merged = tmp_path / "merged"
     for k in (0, 1):

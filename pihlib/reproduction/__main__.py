@@ -83,6 +83,9 @@ def _report(out: dict | None, say) -> None:
                     f"rho {v['rho_mean']:.4f}  {v['time_mean']:.1f} s a run  "
                     f"{100 * classification.TARGET_ACCURACY:.0f} % reached "
                     f"{v['reached_target']}, after {to}")
+        for r in out.get("derived", []):
+            say(f"{r['method']:4} {r['kind']:9} accuracy {100 * r['accuracy']:6.2f} % with the first layer "
+                f"derived from the training statistics (seed {r['seed']})")
 
 
 def main(argv: list[str] | None = None) -> int:

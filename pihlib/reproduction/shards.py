@@ -35,7 +35,7 @@ import torch
 from ..errors import PihError
 from ..runtime import default_device
 from . import EXPERIMENTS, cache, experiment, presets
-from .compute import runs, table3, training_studies
+from .compute import derived_runs, runs, table3, training_studies
 from .compute.key_search import COMPARE, RESHUFFLED
 from .compute.metric_study import IIR_PERCENT, SLOW_METRICS
 from .compute.training_studies import FIRST_LAYER_METHODS, FIRST_LAYER_VARIANTS, JPEG_METHODS
@@ -110,6 +110,9 @@ def _classification(params: dict) -> list[Task]:
     for method, kind, seed in runs.jobs(params["methods"], params["seeds"]):
         search = SEARCH_COST * params["trials"] * params["n_search"] if kind == "proposed" else 0.0
         out.append(Task("classification", _run_part((method, kind, seed)), training(method) + search, search))
+    for job in derived_runs.jobs(params["methods"], params["seeds"]):  # the same keys, derived first layers
+        search = SEARCH_COST * params["trials"] * params["n_search"] if job[1] == "proposed" else 0.0
+        out.append(Task("classification", derived_runs.run_name(*job), training("plain") + search, search))
     # each method trained both ways; each trained on the lossless images and on their JPEG copies
     first_layer = len(FIRST_LAYER_VARIANTS) * sum(map(training, FIRST_LAYER_METHODS))
     out.append(Task("classification", "first_layer", first_layer))
@@ -255,7 +258,8 @@ class Budget:
 
     def _task(self, name: str) -> Task | None:
         part = name.rsplit("/", 1)[-1]
-        return (next((t for t in self.current if t.part == part), None)
+        return (next((t for t in self.current if t.part == name), None)
+                or next((t for t in self.current if t.part == part), None)
                 or next((t for t in self.current if t.part == "all"), None))
 
     def skip(self, part: str, why: str) -> None:
@@ -371,6 +375,10 @@ def _experiment(name: str, preset: str, mine: list[Task], changes: dict[str, dic
     # under a budget each run is admitted on its own (the budget's watch), not by compute_runs' rule
     done = attempt(lambda: runs.compute_runs(params, todo, train_set, test_set, search_images, preset,
                                              device, None, progress))
+    derived = [j for j in derived_runs.jobs(params["methods"], params["seeds"])
+               if derived_runs.run_name(*j) in parts]
+    derived_done = derived and attempt(lambda: derived_runs.compute_runs(
+        params, derived, train_set, test_set, search_images, preset, device, None, progress))
     if "first_layer" in parts:
         attempt(lambda: training_studies.first_layer(params, train_set, test_set, preset, device=device,
                                                      progress=progress))
@@ -384,5 +392,6 @@ def _experiment(name: str, preset: str, mine: list[Task], changes: dict[str, dic
         elif progress:
             print(f"not computed: classification jpeg_penalty: {missing}", flush=True)
     if done is not None and todo == every:
-        return {"plain": done[0], "runs": done[1:]}
+        whole = derived_done is not None and derived == derived_runs.jobs(params["methods"], params["seeds"])
+        return {"plain": done[0], "runs": done[1:], **({"derived": derived_done} if whole else {})}
     return None

@@ -1,12 +1,13 @@
-"""The classification experiment (notebook 03): the runs of Table 2 and Table 3 (``runs``), and the
-two training studies beside them (``training_studies``)."""
+"""The classification experiment (notebook 03): the runs of Table 2 and Table 3 (``runs``), the same
+keys' runs with first layers set from the training statistics (``derived_runs``), and the two
+training studies beside them (``training_studies``)."""
 
 from __future__ import annotations
 
 import torch
 
 from ...data import ImageSet
-from . import table3, training_studies
+from . import derived_runs, table3, training_studies
 from .runs import compute_runs, inputs, jobs
 
 NOTEBOOK = "03_classification"
@@ -15,12 +16,16 @@ NOTEBOOK = "03_classification"
 def compute(params: dict, train_set: ImageSet, test_set: ImageSet, search_images: torch.Tensor,
             preset: str, device: str | torch.device | None = None, budget_s: float | None = None,
             progress: bool = True) -> dict:
-    """Every run of ``params`` (``compute_runs``) and Table 3 assembled from them. Returns
-    ``{"runs", "plain", "table3"}``."""
+    """Every run of ``params`` (``compute_runs``), Table 3 assembled from them, and the runs with
+    derived first layers (``derived_runs``). Returns ``{"runs", "plain", "table3", "derived"}``."""
     table3.images(test_set)  # fail before any training if Table 3 cannot be made
     plain, *runs = compute_runs(params, jobs(params["methods"], params["seeds"]), train_set, test_set,
                                 search_images, preset, device, budget_s, progress)
-    return {"runs": runs, "plain": plain, "table3": table3.assemble(plain, runs, params["seeds"][0])}
+    todo = derived_runs.jobs(params["methods"], params["seeds"])
+    derived = derived_runs.compute_runs(params, todo, train_set, test_set, search_images, preset, device,
+                                        budget_s, progress)
+    return {"runs": runs, "plain": plain, "table3": table3.assemble(plain, runs, params["seeds"][0]),
+            "derived": derived}
 
 
 def run(preset: str, params: dict, data: str | None = None, jpeg_data: str | None = None,

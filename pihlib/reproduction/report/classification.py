@@ -5,17 +5,22 @@ book's pages glue."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import Markdown
 
 from ...train import time_to_accuracy
 from .. import cache, paper, presets
+from ..compute import derived_runs
 from ..compute import runs as runs_code
 from ..compute import table3 as table3_compute
 from ..compute.classification import NOTEBOOK
-from ..compute.runs import KINDS, jobs, run_name, run_params, train_config
+from ..compute.runs import KINDS, train_config
 from ..provenance import markdown
-from . import evidence, table3
+from . import downloads, evidence, table3
 from .training_studies import first_layer_rows, jpeg_values
 from .verdicts import Verdict, checked, entry, within
 
@@ -32,16 +37,17 @@ TARGET_TOTAL_S = 300.0
 LEGACY_PARAMS = ("data_sha256", "code_version")  # compared loosely: older records carry a code_version
 
 
-def stored_runs(preset: str, params: dict) -> dict:
+def stored_runs(preset: str, params: dict, code: ModuleType = runs_code) -> dict:
     """The runs of ``params`` already stored at ``preset``, on whatever data and by whatever code they
     were computed (their provenance says which; older code is marked ``stale``); nothing is computed.
-    Returns ``{"runs", "plain", "total"}``: the stored key runs, the plain run (or None) and the
-    number of runs ``params`` asks for."""
-    todo = jobs(params["methods"], params["seeds"])
+    ``code``: the module that computes them (``runs``, or ``derived_runs`` for the runs with derived
+    first layers). Returns ``{"runs", "plain", "total"}``: the stored key runs, the plain run (or
+    None) and the number of runs ``params`` asks for."""
+    todo = code.jobs(params["methods"], params["seeds"])
     found = []
     for method, kind, seed in todo:
-        record = cache.load(preset, run_name(method, kind, seed), runs_code.__name__)
-        want = run_params(method, kind, seed, params, "")
+        record = cache.load(preset, code.run_name(method, kind, seed), code.__name__)
+        want = code.run_params(method, kind, seed, params, "")
         if record is not None and {k: v for k, v in record["params"].items() if k not in LEGACY_PARAMS} == \
                 {k: v for k, v in want.items() if k not in LEGACY_PARAMS}:
             found.append({**record["result"], "provenance": record["provenance"]})
@@ -88,6 +94,72 @@ def table2_rows(summary: dict) -> dict[tuple[str, str], dict]:
                              "rho of the runs' keys (ours)": fmt(v["rho_mean"], v["rho_sd"], 4),
                              "PIH (paper)": fmt(p["pih_mean"], p["pih_sd"], 4)}
     return rows
+
+
+def derived_rows(paper_runs: list[dict], derived: list[dict],
+                 plain: dict | None) -> dict[tuple[str, str], dict]:
+    """Per method and key kind (the same keys): test accuracy with the paper's adaptation network and
+    with the first layer derived from the training statistics (``derived_runs``), mean over seeds,
+    the points each loses to scrambling (below the ``plain`` run, same preset and settings), and
+    the share of the test images the derived layer gave back as the plain image (or its 4-bit
+    version, LE's), either one up to a left-right mirror."""
+    ours, new = summary(paper_runs), summary(derived)
+    base = None if plain is None else 100 * plain["accuracy"]
+    rows = {}
+    for m, kinds in new.items():
+        for kind, v in kinds.items():
+            p = ours.get(m, {}).get(kind)
+            given = [r["recovered"] for r in derived if r["method"] == m and r["kind"] == kind]
+            lost = (lambda acc: "-" if base is None or acc is None else f"{base - acc:+.2f}")
+            rows[m, kind] = {
+                "accuracy %, the paper's network": "-" if p is None else fmt(p["acc_mean"], p["acc_sd"], 2),
+                "accuracy %, derived first layer": fmt(v["acc_mean"], v["acc_sd"], 2),
+                "points lost, paper's / derived": f"{lost(p and p['acc_mean'])} / {lost(v['acc_mean'])}",
+                "test images given back (plain / 4-bit)": f"{np.mean([g['exact'] for g in given]):.2f} / "
+                                                           f"{np.mean([g['four_bit'] for g in given]):.2f}"}
+    return rows
+
+
+def equivalence_rows(runs: list[dict], derived: list[dict]) -> dict[str, dict]:
+    """The non-inferiority test of proposed against original keys (``noninferiority``) with the
+    paper's networks and with the derived first layers, per method."""
+    def text(v: dict) -> str:
+        return (v["verdict"] if "diff" not in v else
+                f"{v['verdict']}: {v['diff']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] ({v['seeds']} seeds)")
+
+    paper_test, derived_test = noninferiority(runs), noninferiority(derived)
+    return {m: {"the paper's networks": text(paper_test[m]) if m in paper_test else "-",
+                "derived first layers": text(derived_test[m]) if m in derived_test else "-"}
+            for m in dict.fromkeys([*paper_test, *derived_test])}
+
+
+def frame(rows: dict) -> pd.DataFrame:
+    """A table of rows keyed by (method, key kind), as the notebook shows them."""
+    return pd.DataFrame(rows).T.rename_axis(["method", "key"])
+
+
+def derived_view(preset: str, params: dict, result: dict) -> list:
+    """What notebook 03 shows of the runs with derived first layers: this build's beside the paper's
+    networks (``derived_rows``), the equivalence test on both (``equivalence_rows``), the runs as a
+    CSV download and, where committed and the book is at another preset, the gpu preset's."""
+    def table(rows: dict) -> pd.DataFrame:
+        return pd.DataFrame(rows).T.rename_axis(["method", "key"] if rows and isinstance(
+            next(iter(rows)), tuple) else "method")
+
+    out = [table(derived_rows(result["runs"], result["derived"], result["plain"])),
+           table(equivalence_rows(result["runs"], result["derived"])).rename_axis(
+               columns="proposed - original keys, accuracy points"),
+           downloads.data_link(downloads.derived_runs(result["runs"], result["derived"], result["plain"]),
+                               "derived_first_layers.csv", "classification", preset, params)]
+    gpu = gpu_view(preset, result) if preset != "gpu" else None
+    if gpu and gpu["derived"]:
+        where = runs_source({"preset": "gpu", "runs": gpu["derived"], "plain": gpu["plain"]})
+        out += [Markdown(f"The `gpu` preset's {len(gpu['derived'])} committed runs with derived first layers "
+                         f"({where}):"),
+                table(derived_rows(gpu["runs"], gpu["derived"], gpu["plain"]))]
+    elif gpu is not None:
+        out.append(Markdown("No `gpu`-preset runs with derived first layers are committed yet."))
+    return out
 
 
 def timing_caption(target: float = TARGET_ACCURACY) -> str:
@@ -263,11 +335,14 @@ def runs_source(best: dict) -> str:
 
 def gpu_view(preset: str, result: dict) -> dict:
     """The gpu preset's committed runs for a book built at ``preset``: ``runs``, ``plain`` (those of
-    ``result`` at the gpu preset itself), ``summary`` (None if there are none) and ``note``."""
+    ``result`` at the gpu preset itself), ``summary`` (None if there are none), ``derived`` (the runs
+    with derived first layers) and ``note``."""
     if preset == "gpu":
         return {"runs": result["runs"], "plain": result["plain"], "summary": None,
+                "derived": result.get("derived", []),
                 "note": "This book is built at the `gpu` preset: its runs are the tables above."}
     stored = stored_runs("gpu", presets.params(NOTEBOOK, "gpu"))
+    derived = stored_runs("gpu", presets.params(NOTEBOOK, "gpu"), derived_runs)["runs"]
     everything = stored["runs"] + ([stored["plain"]] if stored["plain"] else [])
     if not stored["runs"]:
         note = (f"**No `gpu`-preset runs are committed yet** (0 of {stored['total']}): the paper-level "
@@ -277,7 +352,7 @@ def gpu_view(preset: str, result: dict) -> dict:
         if stored["plain"]:
             note += (f"\n\nPlain images, same settings: {100 * stored['plain']['accuracy']:.2f} % test "
                      "accuracy.")
-    return {"runs": stored["runs"], "plain": stored["plain"], "note": note,
+    return {"runs": stored["runs"], "plain": stored["plain"], "note": note, "derived": derived,
             "summary": summary(stored["runs"]) if stored["runs"] else None}
 
 

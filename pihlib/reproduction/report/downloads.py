@@ -322,6 +322,36 @@ def table2_accuracy(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def derived_runs(paper_runs: list[dict], derived: list[dict], plain: dict | None) -> pd.DataFrame:
+    """The runs with first layers derived from the training statistics, each beside the run of the
+    paper's network with the same key.
+
+    Args:
+        paper_runs: the classification runs with the paper's adaptation networks.
+        derived: the runs with derived first layers (``compute.derived_runs``), the same keys.
+        plain: the plain classifier's run at the same settings, or None.
+
+    Returns:
+        pandas.DataFrame: one row per derived run: method, key kind, seed, key fingerprint, rho
+        (authors' convention), test accuracy (%) with the derived layer and with the paper's network,
+        the plain classifier's (%), the share of test images the layer gave back as the plain image
+        and as its 4-bit version (either up to a left-right mirror), the layer's fitting time (s)
+        and the scrambled training images it was set from.
+    """
+    paper_acc = {(r["method"], r["kind"], r["seed"]): 100 * r["accuracy"] for r in paper_runs}
+    base = None if plain is None else 100 * plain["accuracy"]
+    return pd.DataFrame([{"method": r["method"], "key": r["kind"], "seed": r["seed"],
+                          "key fingerprint": r["fingerprint"], f"rho ({LPIPS_AUTHORS})": r["rho"],
+                          "test accuracy, derived first layer (%)": 100 * r["accuracy"],
+                          "test accuracy, paper's network (%)":
+                              paper_acc.get((r["method"], r["kind"], r["seed"])),
+                          "test accuracy, plain images (%)": base,
+                          "test images given back as plain": r["recovered"]["exact"],
+                          "test images given back at 4 bits": r["recovered"]["four_bit"],
+                          "layer fitted in (s)": r["fit_time_s"], "layer fitted from (images)": r["fit_images"]}
+                         for r in derived])
+
+
 def training(runs: list[dict], seed: int) -> pd.DataFrame:
     """The training figure's points: test accuracy after each epoch of each run of ``seed``.
 
