@@ -5,7 +5,8 @@ networks trained from scratch, at the CPU proxy of the gpu runs.
 
 ``pihlib.derived.derive_first_layer`` sets a fixed map from the scrambled training images (PE: every
 pixel's signed channel permutation; LE: each value's high 4-bit half and where it sits; EtC: every
-block's place and transform); the server applies it to every scrambled image (training and test) and
+block's place and transform; ELE: every block's high halves, where in the block each goes, and the
+block's place and turn); the server applies it to every scrambled image (training and test) and
 trains the plain classifier on the result: a data-derived first layer, in airbench's spirit (its
 whitening is computed from the data too). Beside each: the paper's adaptation network on the scrambled
 images, and the plain images (the ceiling). One run each, key seed 0, the same recipe and epochs.
