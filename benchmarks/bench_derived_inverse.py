@@ -1,39 +1,38 @@
 """A first layer set from the training set's statistics (issue #23): test accuracy on scrambled
 CIFAR-10 when the server, who knows the method but not the key, undoes the scrambler with what the
-scrambled training images themselves give away (``pihlib.attacks``), against the paper's adaptation
+scrambled training images themselves give away (``pihlib.derived``), against the paper's adaptation
 networks trained from scratch, at the CPU proxy of the gpu runs.
 
-For PE, ``pe_ciphertext_only`` recovers every pixel's signed channel permutation from the scrambled
-training images; for LE, ``le_ciphertext_only`` recovers each value's high 4-bit half and where it
-sits. The server applies that fixed map to every scrambled image (training and test) and trains the
-plain classifier on the result: a data-derived first layer, in airbench's spirit (its whitening is
-computed from the data too). Beside each: the paper's adaptation network on the scrambled images,
-and the plain images (the ceiling). One run each, key seed 0, the same recipe and epochs.
+``pihlib.derived.derive_first_layer`` sets a fixed map from the scrambled training images (PE: every
+pixel's signed channel permutation; LE: each value's high 4-bit half and where it sits; EtC: every
+block's place and transform; ELE: every block's high halves, where in the block each goes, and the
+block's place and turn); the server applies it to every scrambled image (training and test) and
+trains the plain classifier on the result: a data-derived first layer, in airbench's spirit (its
+whitening is computed from the data too). Beside each: the paper's adaptation network on the scrambled
+images, and the plain images (the ceiling). One run each, key seed 0, the same recipe and epochs.
 
-    python benchmarks/bench_derived_inverse.py [--data PATH] [--n-train 4000] [--n-test 1000] [--epochs 8]
+``--which`` runs the paper's network, the derived layer or both for each method, so the runs of one
+method can go in separate processes; ``--skip-plain --plain-accuracy P`` takes the plain images'
+accuracy from an earlier run (printed as given, not measured) instead of training it again.
+
+    python benchmarks/bench_derived_inverse.py [--data PATH] [--methods PE LE EtC ELE]
+        [--which paper derived] [--skip-plain [--plain-accuracy 59.90]]
+        [--n-train 4000] [--n-test 1000] [--epochs 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 import torch
 
 import pihlib
-from pihlib.attacks import le_ciphertext_only, pe_ciphertext_only
+from pihlib.derived import DERIVED_METHODS, derive_first_layer
+from pihlib.methods import METHODS
 from pihlib.runtime import device_name
 from pihlib.train import TrainConfig, train
-
-
-def derived_inverse(method: str, scrambled_train: torch.Tensor):
-    """The map the server sets from the scrambled training images alone: scrambled -> plain-like."""
-    if method == "PE":
-        return pe_ciphertext_only(scrambled_train).unscramble
-    recovered = le_ciphertext_only(scrambled_train)
-    return recovered.high_halves
 
 
 def main() -> None:
@@ -41,12 +40,25 @@ def main() -> None:
     shared = Path(os.environ.get("PIH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     ap.add_argument("--data", default=os.environ.get("PIH_CIFAR10_JPEG",
                                                      str(shared / "data" / "cifar10-jpeg-60k.tar.gz")))
-    ap.add_argument("--methods", nargs="+", default=["PE", "LE"], choices=["PE", "LE"])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
+                    help="the scramblers (a derived layer: those in pihlib.derived.DERIVED_METHODS)")
+    ap.add_argument("--which", nargs="+", default=["paper", "derived"], choices=["paper", "derived"],
+                    help="the paper's adaptation network, the derived first layer, or both")
+    ap.add_argument("--skip-plain", action="store_true", help="do not train on the plain images")
+    ap.add_argument("--plain-accuracy", type=float, default=None,
+                    help="with --skip-plain: the plain images' accuracy (%%) measured earlier")
     ap.add_argument("--n-train", type=int, default=4000)
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--device", default=None)
     args = ap.parse_args()
+    if args.plain_accuracy is not None and not args.skip_plain:
+        ap.error("--plain-accuracy goes with --skip-plain")
+    if "derived" in args.which:
+        missing = [m for m in args.methods if m not in DERIVED_METHODS]
+        if missing:
+            ap.error(f"no derived first layer for {', '.join(missing)} (pihlib.derived has "
+                     f"{', '.join(DERIVED_METHODS)}); run them with --which paper")
 
     tr = pihlib.load_cifar10("train", args.data, count=args.n_train)
     te = pihlib.load_cifar10("test", args.data, count=args.n_test)
@@ -59,19 +71,29 @@ def main() -> None:
         r = train(TrainConfig(method, epochs=args.epochs, seed=0), x_train, tr.labels, x_test, te.labels,
                   key=key, device=device, progress=False)
         print(f"{label:48} {100 * r.test_accuracy:6.2f} %  ({r.train_time_s:.0f} s of training)", flush=True)
-        return r.test_accuracy
+        return 100 * r.test_accuracy
 
-    plain = run("plain images", "plain", tr.images, te.images)
+    if not args.skip_plain:
+        plain = run("plain images", "plain", tr.images, te.images)
+    else:
+        plain = args.plain_accuracy
+        if plain is not None:
+            print(f"{'plain images (GIVEN, not measured here)':48} {plain:6.2f} %", flush=True)
     for method in args.methods:
         key = pihlib.keygen(method, seed=0)
-        paper = run(f"{method}, the paper's adaptation network", method, tr.images, te.images, key=key)
-        start = time.monotonic()
-        inverse = derived_inverse(method, pihlib.scramble(tr.images, key))
-        fitted = time.monotonic() - start
-        derived = run(f"{method}, first layer from the training statistics", "plain",
-                      inverse(pihlib.scramble(tr.images, key)), inverse(pihlib.scramble(te.images, key)))
-        print(f"{method}: points lost to scrambling, paper's network {100 * (plain - paper):+.2f}, "
-              f"data-derived first layer {100 * (plain - derived):+.2f} (set in {fitted:.1f} s)", flush=True)
+        lost = []
+        if "paper" in args.which:
+            paper = run(f"{method}, the paper's adaptation network", method, tr.images, te.images, key=key)
+            lost.append(("paper's network", paper))
+        if "derived" in args.which:
+            layer = derive_first_layer(method, pihlib.scramble(tr.images, key), key.block_size or 4)
+            derived = run(f"{method}, first layer from the training statistics", "plain",
+                          layer(pihlib.scramble(tr.images, key)), layer(pihlib.scramble(te.images, key)))
+            lost.append((f"data-derived first layer (set from {layer.images} images in {layer.fit_s:.1f} s)",
+                         derived))
+        if plain is not None:
+            print(f"{method}: points lost to scrambling, "
+                  + ", ".join(f"{what} {plain - acc:+.2f}" for what, acc in lost), flush=True)
 
 
 if __name__ == "__main__":

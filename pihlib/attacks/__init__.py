@@ -5,7 +5,8 @@ scrambles a whole data set (as the paper's scheme does).
   ciphertext-only attacks on PE and LE (``pe_ciphertext_only``, ``le_ciphertext_only``), which
   recover a key's map of units from pairs, or from what natural images share;
 - ``jigsaw``: the ciphertext-only attacks on the block-moving methods, EtC (``etc_ciphertext_only``,
-  a jigsaw puzzle solved over many images) and ELE (``ele_ciphertext_only``);
+  a jigsaw puzzle solved over many images) and ELE (``ele_ciphertext_only``; ``ele_high_halves``:
+  the plain images at 4-bit depth);
 - ``learned``: key-free attacks on one image: the feature reconstruction attack (``fr_attack``) and
   an inverse transformation network trained with the attacker's own keys (``train_itn``,
   ``itn_attack``).
