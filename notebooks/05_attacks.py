@@ -62,6 +62,7 @@ itn_steps = ...  # its training steps
 n_classifier = ...  # plain training images of the classifier that reads the reconstructions
 classifier_epochs = ...
 classifier_batch_size = ...
+n_classify = ...  # the test images it reads (its forward passes are the costliest step on a CPU)
 seed = ...
 
 # %% tags=["hide-input"]
@@ -77,7 +78,8 @@ from pihlib.reproduction.report import downloads, evidence, figures
 P = presets.params(experiment.NOTEBOOK, preset, methods=methods, keys=keys, n_score=n_score, n_test=n_test,
                    max_pairs=max_pairs, coa_images=coa_images, group=group, itn_images=itn_images,
                    itn_keys=itn_keys, itn_steps=itn_steps, n_classifier=n_classifier, seed=seed,
-                   classifier_epochs=classifier_epochs, classifier_batch_size=classifier_batch_size)
+                   classifier_epochs=classifier_epochs, classifier_batch_size=classifier_batch_size,
+                   n_classify=n_classify)
 display(Markdown(presets.markdown(P, preset)))
 candidates = evidence.candidates(preset, "attacks", {"attacks": experiment.run(preset, P, data)})
 shown, shown_preset = candidates[0][0]["attacks"], candidates[0][1]  # the strongest: shown, judged
@@ -92,8 +94,8 @@ display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown
 #
 # Each attack's reconstruction of the held-out test images against the plain images: LPIPS (0: the
 # same image), SSIM (1: the same), PSNR (an identical image is given 100 dB), and the accuracy of a
-# classifier trained on plain images (its accuracy on the plain test images is said below the
-# table). "None" is the scrambled images themselves, every attack's
+# classifier trained on plain images, on the first `n_classify` test images (its accuracy on the plain
+# images is said below the table). "None" is the scrambled images themselves, every attack's
 # starting point; known plaintext uses all `max_pairs` pairs, ciphertext only the most scrambled
 # images (ELE's gives block levels, no image). Each cell: the mean over the `group` highest- (or
 # lowest-) $\rho$ keys and the test images, with its 95 % interval from resampling both keys and

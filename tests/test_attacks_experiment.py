@@ -33,7 +33,7 @@ def test_groups_are_the_highest_and_the_lowest_rho_keys():
 def test_the_presets_check_the_new_parameters():
     assert presets.params("05_attacks", "cpu")["group"] == 5
     for name in ("group", "itn_images", "itn_keys", "itn_steps", "n_classifier", "classifier_epochs",
-                 "classifier_batch_size"):
+                 "classifier_batch_size", "n_classify"):
         with pytest.raises(PihError, match=name):
             presets.params("05_attacks", "smoke", **{name: 0})
     with pytest.raises(PihError, match="at most half"):
@@ -158,6 +158,7 @@ def test_the_record_holds_every_attacks_reconstruction(cifar_npz):
     test_set = load_cifar10("test", cifar_npz, count=16)
     r = compute.compute(params, train_set, test_set, train_set.images[:16])
     pe = r["methods"]["PE"]
+    assert r["n_classify"] == 16  # the smoke preset's 32, at most the test images
     assert sorted(pe["best_k"] + pe["worst_k"]) == [0, 1] and len(pe["itn_png"]) == compute.N_SHOWN
     for k in pe["keys"]:
         made = k["reconstructions"]

@@ -44,7 +44,7 @@ BASE: dict[str, dict[str, Any]] = {
     "05_attacks": {"methods": list(METHODS), "keys": 20, "n_score": 2000, "n_test": 500, "max_pairs": 32,
                    "coa_images": [10, 100, 1000], "group": 5, "itn_images": 1000, "itn_keys": 64,
                    "itn_steps": 100, "n_classifier": 2000, "classifier_epochs": 3,
-                   "classifier_batch_size": 128, "seed": 0},
+                   "classifier_batch_size": 128, "n_classify": 200, "seed": 0},
 }
 
 _FULL_SCRAMBLERS = {"split": "train", "n_check": 50000}
@@ -59,7 +59,8 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
                       "epochs": 1, "batch_size": 64, "n_show": 4},
         "05_attacks": {"methods": ["PE", "LE"], "keys": 4, "n_score": 64, "n_test": 32, "max_pairs": 16,
                        "coa_images": [10, 100], "group": 2, "itn_images": 64, "itn_keys": 4, "itn_steps": 5,
-                       "n_classifier": 128, "classifier_epochs": 1, "classifier_batch_size": 64},
+                       "n_classifier": 128, "classifier_epochs": 1, "classifier_batch_size": 64,
+                       "n_classify": 32},
     },
     "cpu": {},
     "gpu": {
@@ -73,7 +74,7 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
                       "batch_size": None},
         "05_attacks": {"n_score": 10000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000],
                        "itn_images": 10000, "itn_keys": 256, "itn_steps": 2000, "n_classifier": 50000,
-                       "classifier_epochs": 10, "classifier_batch_size": 1024},
+                       "classifier_epochs": 10, "classifier_batch_size": 1024, "n_classify": 10000},
     },
     "paper": {
         "00_scramblers": _FULL_SCRAMBLERS,
@@ -87,7 +88,7 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
                       "batch_size": None},
         "05_attacks": {"n_score": 50000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000],
                        "itn_images": 10000, "itn_keys": 256, "itn_steps": 2000, "n_classifier": 50000,
-                       "classifier_epochs": 10, "classifier_batch_size": 1024},
+                       "classifier_epochs": 10, "classifier_batch_size": 1024, "n_classify": 10000},
     },
 }
 
@@ -110,7 +111,7 @@ NOT_GIVEN = ...  # an override left at this keeps the preset's value (None is a 
 COUNTS = {"n_show", "n_check", "n_images", "n_images_slow", "iterations", "iterations_slow", "trials", "pool",
           "repeats", "n_train", "n_test", "n_search", "keys", "epochs", "batch_size", "n_score",
           "max_pairs", "group", "itn_images", "itn_keys", "itn_steps", "n_classifier", "classifier_epochs",
-          "classifier_batch_size"}  # positive (else >= 0)
+          "classifier_batch_size", "n_classify"}  # positive (else >= 0)
 CHOICES = {"split": SPLITS, "methods": METHODS, "recipe": tuple(RECIPES), "classifier": tuple(CLASSIFIERS),
            "schedule": SCHEDULES}  # a string's (or a list's items') possible values
 MAY_BE_NONE = frozenset(TRAIN_FIELDS)  # the training's parameters: None takes the recipe's value

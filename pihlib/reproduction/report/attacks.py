@@ -89,8 +89,8 @@ GROUPS = ("highest rho", "lowest rho", "highest - lowest")
 
 def group_values(record: dict, method: str, attack: str, measure: str, which: str) -> np.ndarray | None:
     """Keys x images: each test image's ``measure`` (``"accuracy"``: 1 where the plain classifier got
-    it right) for the reconstruction ``attack`` of the ``which`` (``"best_k"`` or ``"worst_k"``) keys;
-    None where the record holds no per-image values for it."""
+    it right, the first ``n_classify`` images) for the reconstruction ``attack`` of the ``which``
+    (``"best_k"`` or ``"worst_k"``) keys; None where the record holds no per-image values for it."""
     r = record["result"]
     e = r["methods"][method]
     rows = []
@@ -99,7 +99,8 @@ def group_values(record: dict, method: str, attack: str, measure: str, which: st
         if rec is None or "per_image" not in rec:
             return None
         name = "correct" if measure == "accuracy" else measure
-        rows.append(decode(rec["per_image"][name], name, r["n_test"]))
+        n = r.get("n_classify", r["n_test"]) if name == "correct" else r["n_test"]
+        rows.append(decode(rec["per_image"][name], name, n))
     return np.array(rows) if rows else None
 
 
