@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -248,10 +249,16 @@ def _figures() -> dict:
     examples = {"percents": [0, 10, 30, 50, 70, 90, 100], "images": [_png(i) for i in range(7)],
                 "lpips": [0.0, 0.06, 0.21, 0.256, 0.266, 0.214, 0.203]}
     x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    groups = pd.DataFrame([{"method": m, "attack": a, "measure": q, "group": g, "keys": 5, "mean": 0.3,
+                            "low": 0.25, "high": 0.35}
+                           for m in methods for a in ("none (the scrambled images)", "known plaintext",
+                                                      "ciphertext only", "FR-Attack", "ITN-Attack")
+                           for q in ("lpips", "accuracy") for g in ("highest rho", "lowest rho")])
     return {"scramblers": figures.scramblers({m: keygen(m, seed=0) for m in methods}, x),
             "fig3": figures.fig3(metric), **{f"fig{n}": f for n, f in figures.figs45(searches).items()},
             "table1": figures.table1(examples), "training": figures.training_curves(runs, 0),
-            "table3": figures.table3(table3), "hiding": figures.hiding(hiding)}
+            "table3": figures.table3(table3), "hiding": figures.hiding(hiding),
+            "attack_groups": figures.attack_groups(groups)}
 
 
 COLUMN_PX = 660  # CSS pixels a figure gets in the book in a 1280-px window (tests/test_book.py checks it)

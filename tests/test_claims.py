@@ -257,4 +257,4 @@ def test_the_attacks_claim_follows_the_keys_recovered():
     assert held["verdict"].word == "not distinguishable"
     assert attacks.spearman([1, 2, 3], [3, 3, 3]) is None and attacks.spearman([1, 2, 3], [2, 4, 9]) == 1.0
     frame = attacks.frame(_attacks_record([3] * n, [True] * n))
-    assert len(frame) == 2 * n and set(frame["attack"]) == {"none (scrambled)", "ciphertext only"}
+    assert len(frame) == 2 * n and set(frame["attack"]) == {"none (the scrambled images)", "ciphertext only"}

@@ -42,7 +42,9 @@ BASE: dict[str, dict[str, Any]] = {
     "04_hiding": {"methods": list(METHODS), "keys": 20, "n_train": 2000, "n_test": 1000, "n_search": 2000,
                   "epochs": 3, "batch_size": 128, "seed": 0, "n_show": 6},
     "05_attacks": {"methods": list(METHODS), "keys": 20, "n_score": 2000, "n_test": 500, "max_pairs": 32,
-                   "coa_images": [10, 100, 1000], "seed": 0},
+                   "coa_images": [10, 100, 1000], "group": 5, "itn_images": 1000, "itn_keys": 64,
+                   "itn_steps": 100, "n_classifier": 2000, "classifier_epochs": 3,
+                   "classifier_batch_size": 128, "n_classify": 200, "seed": 0},
 }
 
 _FULL_SCRAMBLERS = {"split": "train", "n_check": 50000}
@@ -56,7 +58,9 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
         "04_hiding": {"methods": ["PE", "LE"], "keys": 6, "n_train": 128, "n_test": 64, "n_search": 64,
                       "epochs": 1, "batch_size": 64, "n_show": 4},
         "05_attacks": {"methods": ["PE", "LE"], "keys": 4, "n_score": 64, "n_test": 32, "max_pairs": 16,
-                       "coa_images": [10, 100]},
+                       "coa_images": [10, 100], "group": 2, "itn_images": 64, "itn_keys": 4, "itn_steps": 5,
+                       "n_classifier": 128, "classifier_epochs": 1, "classifier_batch_size": 64,
+                       "n_classify": 32},
     },
     "cpu": {},
     "gpu": {
@@ -68,7 +72,9 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
                               "epochs": None, "batch_size": None},
         "04_hiding": {"n_train": 50000, "n_test": 10000, "n_search": 10000, "epochs": None,
                       "batch_size": None},
-        "05_attacks": {"n_score": 10000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000]},
+        "05_attacks": {"n_score": 10000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000],
+                       "itn_images": 10000, "itn_keys": 256, "itn_steps": 2000, "n_classifier": 50000,
+                       "classifier_epochs": 10, "classifier_batch_size": 1024, "n_classify": 10000},
     },
     "paper": {
         "00_scramblers": _FULL_SCRAMBLERS,
@@ -80,7 +86,9 @@ DIFFERENCES: dict[str, dict[str, dict[str, Any]]] = {
                               "batch_size": 256, "lr": 0.1, "schedule": "steps"},
         "04_hiding": {"n_train": 50000, "n_test": 10000, "n_search": 50000, "epochs": None,
                       "batch_size": None},
-        "05_attacks": {"n_score": 50000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000]},
+        "05_attacks": {"n_score": 50000, "n_test": 10000, "coa_images": [10, 100, 1000, 10000],
+                       "itn_images": 10000, "itn_keys": 256, "itn_steps": 2000, "n_classifier": 50000,
+                       "classifier_epochs": 10, "classifier_batch_size": 1024, "n_classify": 10000},
     },
 }
 
@@ -102,7 +110,8 @@ NOT_GIVEN = ...  # an override left at this keeps the preset's value (None is a 
 # configuration's default): an int, a float, a string or a list of them; then:
 COUNTS = {"n_show", "n_check", "n_images", "n_images_slow", "iterations", "iterations_slow", "trials", "pool",
           "repeats", "n_train", "n_test", "n_search", "keys", "epochs", "batch_size", "n_score",
-          "max_pairs"}  # positive (else >= 0)
+          "max_pairs", "group", "itn_images", "itn_keys", "itn_steps", "n_classifier", "classifier_epochs",
+          "classifier_batch_size", "n_classify"}  # positive (else >= 0)
 CHOICES = {"split": SPLITS, "methods": METHODS, "recipe": tuple(RECIPES), "classifier": tuple(CLASSIFIERS),
            "schedule": SCHEDULES}  # a string's (or a list's items') possible values
 MAY_BE_NONE = frozenset(TRAIN_FIELDS)  # the training's parameters: None takes the recipe's value

@@ -250,9 +250,11 @@ def _attacks(preset: str, recs: dict) -> list[str]:
     claim = attacks.claims(r)[0]
     where = source([r], preset, NOTEBOOKS["attacks"])
     images = ", ".join(map(str, p["coa_images"]))
+    learned = (f", and with the key-free FR-Attack and ITN-Attack; the {p['group']} highest- against the "
+               f"{p['group']} lowest-rho keys compared") if "group" in p else ""
     return [f"**Does the highest-rho key resist attacks? (beyond the paper)** ({where}): {p['keys']} keys "
-            f"per method, attacked with known plain/scrambled pairs and, for PE and LE, from {images} "
-            "scrambled images alone.", "",
+            f"per method, attacked with known plain/scrambled pairs, from {images} scrambled images "
+            f"alone{learned}.", "",
             *_table(["method", "rho, highest / lowest key", "known pairs that recover the highest-rho key",
                      "the lowest-rho key's", "keys recovered exactly by the known pairs"], rows), "",
             f"The highest-rho key resists better: {claim['verdict']} ({claim['ours']})."]

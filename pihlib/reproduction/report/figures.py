@@ -93,6 +93,46 @@ def attacks(rows: list[tuple[str, torch.Tensor]]) -> Figure:
     return _strips([(label, _strip(x)) for label, x in rows])
 
 
+# notebook 05's Q1 figure: each measure's panel title and the factor its values are shown at
+ATTACK_MEASURES = {"lpips": ("LPIPS of the reconstruction", 1), "ssim": ("SSIM", 1), "psnr": ("PSNR (dB)", 1),
+                   "accuracy": ("plain classifier's accuracy (%)", 100)}
+
+
+def attack_groups(frame: pd.DataFrame, measures: tuple[str, ...] = ("lpips", "accuracy")) -> Figure:
+    """Q1 of notebook 05 (``report.attacks.group_frame``): per method (a row of panels) and measure (a
+    column), each attack's mean over the highest-rho keys (red circles) and the lowest-rho keys (blue
+    squares), with their 95 % intervals over keys and images as bars; the legend above the panels."""
+    methods = list(dict.fromkeys(frame["method"]))
+    attacks = list(dict.fromkeys(frame["attack"]))
+    fig = Figure(figsize=(PAGE, 0.5 + 0.32 * len(attacks) * len(methods) + 0.4 * len(methods)),
+                 layout="constrained")
+    axes = fig.subplots(len(methods), len(measures), squeeze=False, sharex="col")
+    y = np.arange(len(attacks))[::-1]
+    style = {"highest rho": ("o", "C3", +0.15), "lowest rho": ("s", "C0", -0.15)}
+    for row, m in zip(axes, methods, strict=True):
+        for ax, measure in zip(row, measures, strict=True):
+            label, scale = ATTACK_MEASURES[measure]
+            for group, (marker, colour, dy) in style.items():
+                d = frame[(frame.method == m) & (frame.measure == measure) & (frame.group == group)]
+                at = {a: i for i, a in zip(y, attacks, strict=True)}
+                pos = np.array([at[a] for a in d.attack]) + dy
+                mean, lo, hi = (scale * d[c].to_numpy() for c in ("mean", "low", "high"))
+                keys = int(d["keys"].iloc[0]) if len(d) else 0
+                ax.errorbar(mean, pos, xerr=[mean - lo, hi - mean], fmt=marker, color=colour, ms=4,
+                            capsize=2, lw=1, label=f"{plural(keys, 'key')} of {group}")
+            ax.set_yticks(y, attacks if measure == measures[0] else [""] * len(attacks), fontsize=FONT - 1)
+            ax.set_ylim(-0.6, len(attacks) - 0.4)
+            ax.tick_params(labelsize=FONT - 1)
+            ax.grid(axis="x", lw=0.4, alpha=0.5)
+            if m == methods[0]:
+                ax.set_title(label, fontsize=FONT)
+            if measure == measures[0]:
+                ax.set_ylabel(m, fontsize=FONT, rotation=0, ha="right", va="center", labelpad=4)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=2, loc="outside upper center", fontsize=FONT - 1, frameon=False)
+    return fig
+
+
 def hiding(result: dict) -> Figure:
     """The plain test images, then for each method its best and worst key's images by rho, and for
     PE the attacker's key-independent view of each."""
