@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import PihError
 from . import EXPERIMENTS, cache, experiment, presets
-from .compute import runs
+from .compute import derived_runs, runs
 from .compute.metric_study import AUTHORS_LPIPS, SLOW_METRICS
 from .provenance import CHECKOUT, UNCOMMITTED
 from .report import attacks, classification, hiding, key_search, metric_study, scrambling
@@ -46,6 +46,8 @@ def computed_by(name: str) -> str | None:
         return experiment("key_search").__name__
     if name.startswith(runs.RUNS + "/"):
         return runs.__name__
+    if name.startswith(derived_runs.RUNS + "/"):
+        return derived_runs.__name__
     return f"{runs.__package__}.{COMPUTED_BY[name]}" if name in COMPUTED_BY else None
 
 
@@ -190,22 +192,26 @@ def _classification(preset: str) -> list[str]:
     if not everything:
         return []
     s = classification.summary(stored["runs"])
+    derived = classification.summary(classification.stored_runs(preset, params, derived_runs)["runs"])
     config = runs.train_config(params, "plain", params["seeds"][0])
     rows = []
     if stored["plain"]:
-        rows.append(["plain images (no key)", f"{100 * stored['plain']['accuracy']:.2f}", "", ""])
+        rows.append(["plain images (no key)", f"{100 * stored['plain']['accuracy']:.2f}", "", "", ""])
     for m, kinds in s.items():
         cell = {k: classification.fmt(v["acc_mean"], v["acc_sd"], 2) for k, v in kinds.items()}
         rho = " / ".join(f"{kinds[k]['rho_mean']:.4f}" if k in kinds else "-" for k in runs.KINDS)
         seeds = len({r["seed"] for r in stored["runs"] if r["method"] == m})
+        layer = " / ".join(classification.fmt(v["acc_mean"], v["acc_sd"], 2)
+                           if (v := derived.get(m, {}).get(k)) else "-" for k in runs.KINDS)
         rows.append([f"{m} ({seeds} seed{'s' if seeds > 1 else ''})", cell.get("original", "-"),
-                     cell.get("proposed", "-"), rho])
+                     cell.get("proposed", "-"), rho, layer])
     keep = classification.claims({"runs": stored["runs"], "table3": {}})[0]
     out = [f"**Classification (Table 2)**: {len(everything)} of the preset's {stored['total']} runs, "
            f"`{config.recipe}` recipe, {config.epochs} epochs, {params['n_test']:,} test images "
            f"({source(everything, preset)}).", "",
            *_table(["test accuracy % (mean ± SD over seeds)", "original keys", f"proposed keys (best of "
-                    f"{params['trials']})", "rho, original / proposed"], rows), "",
+                    f"{params['trials']})", "rho, original / proposed",
+                    "first layer derived from the training statistics, original / proposed"], rows), "",
            f"Proposed keys keep the accuracy: {keep['verdict']} ({keep['ours']})."]
     if preset == "gpu":
         checks = [[c["what"], c["data"], c["target"], c["reached"], c["met"]]

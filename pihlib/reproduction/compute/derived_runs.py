@@ -73,7 +73,8 @@ def _train_run(keyed: dict, train_set: ImageSet, test_set: ImageSet, search_imag
     return {"method": method, "kind": kind, "seed": seed, "fingerprint": fingerprint(key), "rho": scorer(key),
             "accuracy": r.test_accuracy, "history": r.history, "train_time_s": r.train_time_s,
             "images_per_s": r.images_per_s, "device": r.device, "config": keyed["config"],
-            "fit_time_s": layer.fit_s, "fit_images": layer.images, "recovered": recovered(x_test, test_set.images)}
+            "fit_time_s": layer.fit_s, "fit_images": layer.images,
+            "recovered": recovered(x_test, test_set.images)}
 
 
 def compute_runs(params: dict, todo: list[tuple[str, str, int]], train_set: ImageSet, test_set: ImageSet,

@@ -348,7 +348,8 @@ def derived_runs(paper_runs: list[dict], derived: list[dict], plain: dict | None
                           "test accuracy, plain images (%)": base,
                           "test images given back as plain": r["recovered"]["exact"],
                           "test images given back at 4 bits": r["recovered"]["four_bit"],
-                          "layer fitted in (s)": r["fit_time_s"], "layer fitted from (images)": r["fit_images"]}
+                          "layer fitted in (s)": r["fit_time_s"],
+                          "layer fitted from (images)": r["fit_images"]}
                          for r in derived])
 
 
