@@ -22,6 +22,14 @@ The classifier for plain images then trains on what the layer gives, as airbench
 is set from the training data before training. The paper's adaptation networks
 (``pihlib.models.adaptation``) learn their maps from scratch instead.
 
+Measured at the CPU proxy (``benchmarks/bench_derived_inverse.py``: 4000 JPEG CIFAR-10 training
+images, 1000 test images, airbench95's recipe, 8 epochs, key seed 0, one run each;
+``benchmarks/measured/bench_derived_inverse-cpu.txt``), test accuracy with the paper's adaptation
+network / with the derived first layer, against 59.90 % on the plain images:
+
+- PE 44.50 / 59.90 %; LE 36.80 / 59.00 %;
+- EtC 18.60 / 59.90 %; ELE 16.70 / 59.00 % (ELE's layer gives LE's 4-bit images).
+
 References:
     K. Madono et al., "Scrambling Parameter Generation to Improve Perceptual Information Hiding"
     (the scramblers and the paper's adaptation networks); W. Sirichotedumrong, H. Kiya, "Visual
