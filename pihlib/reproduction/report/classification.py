@@ -96,6 +96,9 @@ def table2_rows(summary: dict) -> dict[tuple[str, str], dict]:
     return rows
 
 
+LOST_COLUMN = "points lost, paper's / derived"  # derived_rows' column of the points lost to scrambling
+
+
 def derived_rows(paper_runs: list[dict], derived: list[dict],
                  plain: dict | None) -> dict[tuple[str, str], dict]:
     """Per method and key kind (the same keys): test accuracy with the paper's adaptation network and
@@ -114,10 +117,19 @@ def derived_rows(paper_runs: list[dict], derived: list[dict],
             rows[m, kind] = {
                 "accuracy %, the paper's network": "-" if p is None else fmt(p["acc_mean"], p["acc_sd"], 2),
                 "accuracy %, derived first layer": fmt(v["acc_mean"], v["acc_sd"], 2),
-                "points lost, paper's / derived": f"{lost(p and p['acc_mean'])} / {lost(v['acc_mean'])}",
+                LOST_COLUMN: f"{lost(p and p['acc_mean'])} / {lost(v['acc_mean'])}",
                 "test images given back (plain / 4-bit)": f"{np.mean([g['exact'] for g in given]):.2f} / "
                                                            f"{np.mean([g['four_bit'] for g in given]):.2f}"}
     return rows
+
+
+def derived_text(paper_runs: list[dict], derived: list[dict], plain: dict | None) -> str:
+    """One line for the book's pages: per method, the points lost to scrambling (original keys) with
+    the paper's network and with the derived first layer."""
+    lost = LOST_COLUMN
+    rows = derived_rows(paper_runs, derived, plain)
+    return "; ".join(f"{m} {v[lost]}" for (m, kind), v in rows.items() if kind == "original") \
+        or "no runs with derived first layers at this preset"
 
 
 def equivalence_rows(runs: list[dict], derived: list[dict]) -> dict[str, dict]:
@@ -375,6 +387,7 @@ def book_values(preset: str, params: dict, result: dict) -> dict[str, str]:
     out["first_layer"] = "; ".join(f"{m} {v['whitened']} % whitened, {v['trainable']} % trainable"
                                    for m, v in first_layer_rows(result["first_layer"]).items())
     out.update(jpeg_values(result["jpeg_penalty"]))
+    out["derived"] = derived_text(result["runs"], result.get("derived", []), result["plain"])
     return {**out, **verdicts(preset, result)}
 
 
