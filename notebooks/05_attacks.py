@@ -28,7 +28,8 @@
 #    halves hardly at all, which finds them, their signs and their places; EtC's moved blocks are a
 #    jigsaw puzzle whose edge costs are summed over all the images
 #    {cite:p}`chuman2017jigsaw,gallagher2012jigsaw`; ELE's blocks each give their own LE statistics
-#    (their high halves and levels), though placing them is harder;
+#    (their high halves and levels); from a thousand images, the partial correlations of each block's
+#    high halves lay them out, and the laid-out blocks are an EtC jigsaw at 4-bit depth;
 # 3. **FR-Attack** {cite:p}`sirichotedumrong2019security,sirichotedumrong2020visual`, the feature
 #    reconstruction attack: no key and one image. The scramblers' inversions ($v \to 255 - v$) and
 #    channel shuffles leave how far each value is from mid-grey unchanged, so each pixel's values folded
@@ -97,7 +98,7 @@ display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown
 # classifier trained on plain images, on the first `n_classify` test images (its accuracy on the plain
 # images is said below the table). "None" is the scrambled images themselves, every attack's
 # starting point; known plaintext uses all `max_pairs` pairs, ciphertext only the most scrambled
-# images (ELE's gives block levels, no image). Each cell: the mean over the `group` highest- (or
+# images (ELE's an image only from a thousand). Each cell: the mean over the `group` highest- (or
 # lowest-) $\rho$ keys and the test images, with its 95 % interval from resampling both keys and
 # images; the difference is paired by image. A key that resists better leaves a higher LPIPS, and a
 # lower SSIM, PSNR and accuracy.
@@ -157,8 +158,8 @@ glue("attacks", figures.attacks(report.reconstructions(shown, data)), display=Fa
 #
 # Test images plain (top), then each method's highest-$\rho$ key among the N drawn: its scrambled
 # images, what the ciphertext-only attack reconstructs of them from the scrambled training images
-# alone (10 for PE and LE, 100 for EtC and ELE; LE: the high 4-bit halves; ELE: each block's level,
-# placed, in grey), what FR-Attack rebuilds without any key (grey), and the ITN-Attack's
+# alone (10 for PE and LE, 100 for EtC, 1,000 for ELE; LE and ELE: the high 4-bit halves), what
+# FR-Attack rebuilds without any key (grey), and the ITN-Attack's
 # reconstruction. Known plaintext is left out: it gives the plain images back exactly.
 # ```
 

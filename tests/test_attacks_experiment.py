@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import pihlib
 from pihlib.errors import PihError
 from pihlib.reproduction import presets
 from pihlib.reproduction.compute import attacks as compute
@@ -174,3 +175,16 @@ def test_the_record_holds_every_attacks_reconstruction(cifar_npz):
             pytest.approx(made["ITN"]["lpips"], abs=1e-4)
     # FR-Attack needs no key: PE's is the same image whatever the key
     assert pe["keys"][0]["reconstructions"]["FR"] == pe["keys"][1]["reconstructions"]["FR"]
+
+
+def test_eles_ciphertext_only_attack_gives_the_4_bit_image_from_enough_images(cifar_npz, monkeypatch):
+    monkeypatch.setattr(compute, "ELE_IMAGE_FROM", 300)
+    train = pihlib.load_cifar10("train", cifar_npz, count=300).images
+    test = pihlib.load_cifar10("test", cifar_npz, count=20).images
+    key = pihlib.keygen("ELE", seed=0)
+    few, kept = compute.ciphertext_only("ELE", key, train, test, 100, {}, {}), {}
+    assert "at_four_bits" not in few and few["halves_right"] == 1.0  # below ELE_IMAGE_FROM: statistics only
+    full = compute.ciphertext_only("ELE", key, train, test, 300, {}, kept)
+    # measured (ele_high_halves): every block laid out right from 300 images for 3 of 4 keys, seed 0's too
+    assert full["layouts_right"] == 1.0 and full["at_four_bits"] == 1.0
+    assert kept["images"].shape == test.shape

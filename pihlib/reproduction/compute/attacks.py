@@ -10,11 +10,13 @@ one of them, on real CIFAR-10:
 - the ciphertext-only attacks (``pe_ciphertext_only``, ``etc_ciphertext_only``, ``le_ciphertext_only``,
   ``ele_ciphertext_only``) from each of ``coa_images`` scrambled training images: what they
   reconstruct of the held-out test images (PE, EtC: the image; LE: its high 4-bit halves; ELE: its
-  block levels, placed), as MSE (0-255 scale), SSIM and LPIPS (standard inputs) against the plain
+  block levels and, from ``ELE_IMAGE_FROM`` images on, its high 4-bit halves laid out and placed,
+  ``ele_high_halves``), as MSE (0-255 scale), SSIM and LPIPS (standard inputs) against the plain
   image where there is an image, beside the scrambled image's own (the attack's starting point);
   and what of the key comes back (PE: the exact key; EtC: the blocks placed right, up to a mirror of
-  the whole image; LE: the 4-bit image; ELE: the blocks whose high halves and signs are right, and
-  the blocks placed right);
+  the whole image; LE: the 4-bit image; ELE: the blocks whose high halves and signs are right, the
+  blocks the statistics alone place right and, from ``ELE_IMAGE_FROM`` on, the blocks laid out right
+  and the test images given back at 4-bit depth);
 - the key-free attacks (``pihlib.attacks.learned``) on each key's scrambled test images: the feature
   reconstruction attack (``fr_attack``, one image at a time) and the inverse transformation network
   (``train_itn``, ``itn_attack``), one per method, trained on ``itn_images`` plain training images
@@ -46,6 +48,7 @@ import torch
 
 from ...attacks import (
     ele_ciphertext_only,
+    ele_high_halves,
     etc_ciphertext_only,
     fr_attack,
     itn_attack,
@@ -76,6 +79,9 @@ RECONSTRUCTIONS = ("scrambled", "known plaintext", "ciphertext only", "FR", "ITN
 # per-image values kept for the group's keys: (offset, scale) of their uint16 code, 4 decimals
 # (PSNR: 2), and the classifier's outcome, one bit an image
 PER_IMAGE = {"lpips": (0.0, 1e4), "ssim": (-1.0, 1e4), "psnr": (0.0, 1e2)}
+# ELE's ciphertext-only attack places each block's high halves and the blocks themselves
+# (``ele_high_halves``: the 4-bit image) from this many scrambled images on; below, its statistics only
+ELE_IMAGE_FROM = 1000
 N_SHOWN = 6  # test images whose ITN reconstruction (highest-rho key) the record keeps, for the figure
 
 
@@ -197,10 +203,17 @@ def ciphertext_only(method: str, key, train: torch.Tensor, test: torch.Tensor, n
         return {**quality(measures, test, images), "blocks_right": recovered.blocks_right(key, "mirror"),
                 "exact_images": bool(torch.equal(images, test))}
     if method == "ELE":
-        recovered = ele_ciphertext_only(scramble(train[:n], key), key.block_size)
-        return {"thumbnail_r_median": _median_r(recovered.thumbnails(y), block_means(test, key.block_size)),
-                "blocks_right": recovered.blocks_right(key, "mirror"),
-                "halves_right": recovered.halves_right(key)}
+        seen = scramble(train[:n], key)
+        recovered = ele_ciphertext_only(seen, key.block_size)
+        out = {"thumbnail_r_median": _median_r(recovered.thumbnails(y), block_means(test, key.block_size)),
+               "blocks_right": recovered.blocks_right(key, "mirror"),
+               "halves_right": recovered.halves_right(key)}
+        if n >= ELE_IMAGE_FROM:  # each block's layout and place too: the 4-bit image (10-15 s a call)
+            full = ele_high_halves(seen, key.block_size)
+            kept["images"] = full.unscramble(y)
+            out.update({**quality(measures, test, kept["images"]), "layouts_right": full.layouts_right(key),
+                        "at_four_bits": _share_equal(kept["images"], (test // 16) * 16 + 8)})
+        return out
     if method == "PE":
         recovered = pe_ciphertext_only(scramble(train[:n], key))
         kept["images"] = recovered.unscramble(y)
@@ -213,6 +226,12 @@ def ciphertext_only(method: str, key, train: torch.Tensor, test: torch.Tensor, n
         kept["images"] = recovered.high_halves(y)
         out.update(quality(measures, test, kept["images"]))
     return out
+
+
+def _share_equal(images: torch.Tensor, target: torch.Tensor) -> float:
+    """The share of ``images`` equal to ``target``, or to it mirrored left-right as a whole."""
+    same = (images == target).flatten(1).all(1) | (images == target.flip(-1)).flatten(1).all(1)
+    return float(same.float().mean())
 
 
 def block_means(images: torch.Tensor, b: int) -> torch.Tensor:

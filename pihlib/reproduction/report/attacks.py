@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from ...attacks import (
-    ele_ciphertext_only,
+    ele_high_halves,
     etc_ciphertext_only,
     fr_attack,
     le_ciphertext_only,
@@ -20,7 +20,7 @@ from ...attacks import (
 from ...data import load_cifar10
 from ...keysearch import candidate_keys
 from ...scramblers import scramble
-from ..compute.attacks import RECONSTRUCTIONS, decode
+from ..compute.attacks import ELE_IMAGE_FROM, RECONSTRUCTIONS, decode
 from ..png import decode_png
 from .evidence import judged
 from .verdicts import Verdict, entry
@@ -262,8 +262,11 @@ def ciphertext_rows(record: dict) -> dict[tuple[str, str], dict]:
             row["highest / lowest key"] = " / ".join(f"{recovered(m, c, ceiling):.2f}" for c in (best, worst))
             row["mean over all keys"] = f"{np.mean([recovered(m, k['coa'][n], ceiling) for k in keys]):.2f}"
             if m == "ELE":
-                row["ELE: blocks placed right, highest / lowest key"] = \
+                row["ELE: blocks placed right by the statistics, highest / lowest key"] = \
                     f"{best['blocks_right']:.2f} / {worst['blocks_right']:.2f}"
+                if "at_four_bits" in best:  # each block laid out and placed (ele_high_halves)
+                    row["ELE: test images given back at 4-bit depth, mean over all keys"] = \
+                        f"{np.mean([k['coa'][n]['at_four_bits'] for k in keys]):.2f}"
             rows[m, n] = row
     return rows
 
@@ -388,13 +391,13 @@ def verdicts(candidates: list[tuple[dict[str, dict], str]]) -> dict[str, str]:
 
 
 # scrambled training images each method's figure row is recovered from (EtC and ELE need more)
-SHOWN_FROM = {"PE": 10, "EtC": 100, "LE": 10, "ELE": 100}
+SHOWN_FROM = {"PE": 10, "EtC": 100, "LE": 10, "ELE": ELE_IMAGE_FROM}
 
 
 def reconstructions(record: dict, data: str | None, n_show: int = 6) -> list[tuple[str, torch.Tensor]]:
     """For the book's figure: the first ``n_show`` test images plain, then for each method of the
     record its highest-rho key's scrambled images, what the ciphertext-only attack reconstructs of
-    them from ``SHOWN_FROM`` scrambled training images (ELE: its block levels, placed, in grey), what
+    them from ``SHOWN_FROM`` scrambled training images (LE, ELE: the high halves), what
     FR-Attack rebuilds of them (grey, key-free) and, where the record keeps it, the ITN-Attack's
     reconstruction (at most the record's ``N_SHOWN`` images); the record's keys are drawn again from
     its seed (the same keys: its fingerprints say which).
@@ -418,10 +421,7 @@ def reconstructions(record: dict, data: str | None, n_show: int = 6) -> list[tup
             if le.layout is not None:
                 rows.append((label + " (high halves)", le.high_halves(y)))
         elif m == "ELE":
-            levels = ele_ciphertext_only(seen, key.block_size).thumbnails(y)  # N x H/B x W/B
-            grey = levels.repeat_interleave(key.block_size, 1).repeat_interleave(key.block_size, 2)
-            rows.append((label + " (block levels)", grey.round().clamp(0, 255).to(torch.uint8)
-                         .unsqueeze(1).expand(-1, 3, -1, -1).contiguous()))
+            rows.append((label + " (high halves)", ele_high_halves(seen, key.block_size).unscramble(y)))
         rows.append((f"{m}: FR-Attack\n(key-free, grey)", fr_attack(y, m, key.block_size or 4)))
         if "itn_png" in e:
             itn = [torch.from_numpy(decode_png(t).copy()).permute(2, 0, 1) for t in e["itn_png"][:n_show]]
