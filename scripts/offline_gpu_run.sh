@@ -36,7 +36,9 @@
 # Expected time on one H100/H200 with 16 CPU cores, gpu preset, nothing cached (the compute command
 # prints its estimate per experiment, and each task's expected and measured time): about 10 s for
 # the scrambling check and 30 s for the hiding study, 6-7 min for the classification's 25 runs and
-# 1-1.5 min for its first-layer study (measured there), 3-4 min for the key search (estimated: it runs
+# 1-1.5 min for its first-layer study (measured there), about 3 min more for the 24 runs with derived
+# first layers (estimated: each trains the plain classifier, after a fit of 1-15 s on the CPU), the
+# attacks (not measured there: their statistics and ELE's layouts run on the CPU), 3-4 min for the key search (estimated: it runs
 # on the machine's CPU), plus a few seconds of data loading per experiment. So two calls of the
 # default budget compute everything but the metric study. The JPEG study needs the lossless 50,000
 # training images (the bundle's data is the JPEG copy): it says it was not measured. The metric study
