@@ -49,7 +49,11 @@ TRAIN_COST = {"plain": 1.0, "PE": 1.0, "LE": 1.3, "EtC": 2.8, "ELE": 2.8}
 SEARCH_COST = 1.0
 # metric evaluations per image: the fast metrics and the slow ones (NIQE, VGG, FID), measured on CPU
 METRIC_COST, SLOW_METRIC_COST = 1.0, 1000.0
-ATTACK_COST = 3000.0  # the attacks on one key, in scored images (smoke: ~7 s for 8 keys; cpu: 58 s for 80)
+# the attacks: per key, the known-plaintext search and the ciphertext-only fits (ATTACK_COST) and each
+# test image's reconstructions measured (RECONSTRUCTION_COST); the plain classifier, per training
+# image and epoch; one ITN a method, per training step (cpu preset, measured: 769 s, one thread of a
+# loaded 2-core machine)
+ATTACK_COST, RECONSTRUCTION_COST, CLASSIFIER_COST, ITN_STEP_COST = 3000.0, 20.0, 120.0, 1250.0
 
 # Seconds per unit of expected cost, for the time budget, by the device the training runs on and by
 # experiment: (the rest of its work, the images it scores for keys). The metric study, the key search
@@ -66,7 +70,7 @@ SECONDS_PER_COST = {
     "cuda": {"scrambling": (1e-2, 0.0), "metric_study": (2.2e-5, 0.0), "key_search": (0.0, 3e-6),
              "classification": (1.2e-5, 1.2e-5), "hiding": (4e-5, 3e-6), "attacks": (1e-5, 1e-5)},
     "cpu": {"scrambling": (1e-2, 0.0), "metric_study": (5e-4, 0.0), "key_search": (0.0, 1e-4),
-            "classification": (4.5e-2, 1e-4), "hiding": (4.5e-2, 1e-4), "attacks": (1.8e-4, 1.8e-4)},
+            "classification": (4.5e-2, 1e-4), "hiding": (4.5e-2, 1e-4), "attacks": (3.3e-4, 1.8e-4)},
 }
 
 
@@ -141,11 +145,13 @@ def _whole(experiment: str, params: dict) -> Task:
     if experiment == "key_search":
         scored = SEARCH_COST * params["n_images"] * sum(_scored_keys(params, m) for m in params["methods"])
         return Task(experiment, "all", scored, scored)
-    if experiment == "attacks":  # each key scored, its test images measured (about 4 LPIPS passes) and
-        # attacked (a fixed ATTACK_COST: the known-plaintext search and the ciphertext-only fits)
+    if experiment == "attacks":  # each key scored and attacked, the classifier and the ITNs trained
         keys = SEARCH_COST * len(params["methods"]) * params["keys"]
         scored = keys * params["n_score"]
-        return Task(experiment, "all", scored + keys * (4 * params["n_test"] + ATTACK_COST), scored)
+        work = (keys * (RECONSTRUCTION_COST * params["n_test"] + ATTACK_COST)
+                + CLASSIFIER_COST * params["classifier_epochs"] * params["n_classifier"]
+                + ITN_STEP_COST * len(params["methods"]) * params["itn_steps"])
+        return Task(experiment, "all", scored + work, scored)
     if experiment == "hiding":
         search = SEARCH_COST * len(params["methods"]) * params["keys"] * params["n_search"]
         training = _epochs({**params, "seeds": [0]}, "plain") * params["n_train"]
