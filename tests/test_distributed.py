@@ -78,7 +78,9 @@ def test_a_last_batch_too_small_to_share_is_refused_in_every_process(runs):
 def test_the_compute_command_under_torchrun_writes_each_record_once(runs):
     _, two = runs
     records = sorted(p.relative_to(two / "results" / "smoke") for p in (two / "results").rglob("*.json"))
-    assert [str(p) for p in records] == ["classification-runs/PE-original-seed0.json",
+    assert [str(p) for p in records] == ["classification-derived/PE-original-seed0.json",
+                                         "classification-derived/PE-proposed-seed0.json",
+                                         "classification-runs/PE-original-seed0.json",
                                          "classification-runs/PE-proposed-seed0.json",
                                          "classification-runs/plain-seed0.json", "first_layer.json"]
     for p in records:

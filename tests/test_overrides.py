@@ -14,7 +14,7 @@ import pytest
 from pihlib.errors import PihError
 from pihlib.reproduction import __main__ as command
 from pihlib.reproduction import book, cache, experiment, presets, shards
-from pihlib.reproduction.compute import runs
+from pihlib.reproduction.compute import derived_runs, runs
 from pihlib.reproduction.compute.metric_study import TABLE1_PERCENTS
 from pihlib.reproduction.compute.training_studies import FIRST_LAYER_METHODS, study_params
 from pihlib.reproduction.report.classification import LEGACY_PARAMS
@@ -36,9 +36,10 @@ def test_without_overrides_every_notebook_gets_its_presets_parameters(preset):
 def _expected_params(preset: str, name: str, stored: dict) -> dict:
     """The parameters today's code keys the committed record ``name`` by (see each experiment's run)."""
     p = {nb: presets.params(nb, preset) for nb in presets.NOTEBOOKS}
-    if name.startswith(f"{runs.RUNS}/"):
-        return runs.run_params(stored["method"], stored["kind"], stored["seed"], p["03_classification"],
-                               stored["data_sha256"])
+    for code in (runs, derived_runs):
+        if name.startswith(f"{code.RUNS}/"):
+            return code.run_params(stored["method"], stored["kind"], stored["seed"], p["03_classification"],
+                                   stored["data_sha256"])
     if name == "first_layer":
         return {**study_params(p["03_classification"]), "methods": list(FIRST_LAYER_METHODS),
                 "data_sha256": stored["data_sha256"]}
