@@ -97,8 +97,9 @@ display(downloads.data_link(report.frame(shown), "attacks.csv", "attacks", shown
 # same image), SSIM (1: the same), PSNR (an identical image is given 100 dB), and the accuracy of a
 # classifier trained on plain images, on the first `n_classify` test images (its accuracy on the plain
 # images is said below the table). "None" is the scrambled images themselves, every attack's
-# starting point; known plaintext uses all `max_pairs` pairs, ciphertext only the most scrambled
-# images (ELE's an image only from a thousand). Each cell: the mean over the `group` highest- (or
+# starting point; known plaintext uses all `max_pairs` pairs and ciphertext only the largest number
+# of scrambled images in `coa_images` (ELE's attack gives an image only from 1,000 on; the values of
+# the parameters are in the table at the top). Each cell: the mean over the `group` highest- (or
 # lowest-) $\rho$ keys and the test images, with its 95 % interval from resampling both keys and
 # images; the difference is paired by image. A key that resists better leaves a higher LPIPS, and a
 # lower SSIM, PSNR and accuracy.
@@ -139,13 +140,19 @@ display(pd.DataFrame(report.correlation_rows(shown)).T.rename_axis(["method", "a
 # LPIPS, and what of the key each attack recovers (0 to 1), from each number of scrambled images.
 # For LE the attack recovers each value's high 4-bit half: at best the image at 4-bit depth (the
 # "4-bit ceiling"). EtC's blocks are counted right up to a mirror of the whole image, which no
-# statistic settles.
+# statistic settles. ELE's attack finds each block's high halves from the statistics alone ("blocks
+# placed right by the statistics" is where those statistics alone put the blocks); from 1,000 images
+# on it also lays out each block's halves and solves the blocks' places as EtC's jigsaw, and only
+# then gives an image (its LPIPS and SSIM; a mirrored whole image counts as given back).
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.ciphertext_rows(shown)).T.rename_axis(["method", "scrambled images"]).fillna(""))
 
 # %% [markdown]
 # ## Q4: known plaintext, how many pairs recover the key
+#
+# The fewest plain/scrambled training pairs whose map is the whole key, found for every key of N,
+# and checked by decrypting the held-out test images bit-exactly.
 
 # %% tags=["hide-input"]
 display(pd.DataFrame(report.pairs_rows(shown)).T)

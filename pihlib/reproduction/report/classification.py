@@ -96,7 +96,8 @@ def table2_rows(summary: dict) -> dict[tuple[str, str], dict]:
     return rows
 
 
-LOST_COLUMN = "points lost, paper's / derived"  # derived_rows' column of the points lost to scrambling
+# derived_rows' column of the points lost to scrambling
+LOST_COLUMN = "points lost, adaptation network / derived layer"
 
 
 def derived_rows(paper_runs: list[dict], derived: list[dict],
@@ -115,17 +116,19 @@ def derived_rows(paper_runs: list[dict], derived: list[dict],
             given = [r["recovered"] for r in derived if r["method"] == m and r["kind"] == kind]
             lost = (lambda acc: "-" if base is None or acc is None else f"{base - acc:+.2f}")
             rows[m, kind] = {
-                "accuracy %, the paper's network": "-" if p is None else fmt(p["acc_mean"], p["acc_sd"], 2),
+                "accuracy %, adaptation network (Table 2)":
+                    "-" if p is None else fmt(p["acc_mean"], p["acc_sd"], 2),
                 "accuracy %, derived first layer": fmt(v["acc_mean"], v["acc_sd"], 2),
                 LOST_COLUMN: f"{lost(p and p['acc_mean'])} / {lost(v['acc_mean'])}",
-                "test images given back (plain / 4-bit)": f"{np.mean([g['exact'] for g in given]):.2f} / "
-                                                           f"{np.mean([g['four_bit'] for g in given]):.2f}"}
+                "share of test images recovered exactly / at 4-bit depth":
+                    " / ".join(f"{np.mean([g[k] for g in given]):.2f}" for k in ("exact", "four_bit"))}
     return rows
 
 
 def derived_text(paper_runs: list[dict], derived: list[dict], plain: dict | None) -> str:
     """One line for the book's pages: per method, the points lost to scrambling (original keys) with
-    the paper's network and with the derived first layer."""
+    the adaptation network (the paper's method, trained with this preset's recipe) and with the
+    derived first layer."""
     lost = LOST_COLUMN
     rows = derived_rows(paper_runs, derived, plain)
     return "; ".join(f"{m} {v[lost]}" for (m, kind), v in rows.items() if kind == "original") \
@@ -140,7 +143,7 @@ def equivalence_rows(runs: list[dict], derived: list[dict]) -> dict[str, dict]:
                 f"{v['verdict']}: {v['diff']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] ({v['seeds']} seeds)")
 
     paper_test, derived_test = noninferiority(runs), noninferiority(derived)
-    return {m: {"the paper's networks": text(paper_test[m]) if m in paper_test else "-",
+    return {m: {"adaptation networks": text(paper_test[m]) if m in paper_test else "-",
                 "derived first layers": text(derived_test[m]) if m in derived_test else "-"}
             for m in dict.fromkeys([*paper_test, *derived_test])}
 
@@ -158,7 +161,9 @@ def derived_view(preset: str, params: dict, result: dict) -> list:
         return pd.DataFrame(rows).T.rename_axis(["method", "key"] if rows and isinstance(
             next(iter(rows)), tuple) else "method")
 
-    out = [table(derived_rows(result["runs"], result["derived"], result["plain"])),
+    out = [Markdown(markdown(result["derived"], title=f"the {len(result['derived'])} runs with derived "
+                                                      "first layers")),
+           table(derived_rows(result["runs"], result["derived"], result["plain"])),
            table(equivalence_rows(result["runs"], result["derived"])).rename_axis(
                columns="proposed - original keys, accuracy points"),
            downloads.data_link(downloads.derived_runs(result["runs"], result["derived"], result["plain"]),

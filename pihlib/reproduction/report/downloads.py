@@ -333,7 +333,7 @@ def derived_runs(paper_runs: list[dict], derived: list[dict], plain: dict | None
 
     Returns:
         pandas.DataFrame: one row per derived run: method, key kind, seed, key fingerprint, rho
-        (authors' convention), test accuracy (%) with the derived layer and with the paper's network,
+        (authors' convention), test accuracy (%) with the derived layer and with the adaptation network,
         the plain classifier's (%), the share of test images the layer gave back as the plain image
         and as its 4-bit version (either up to a left-right mirror), the layer's fitting time (s)
         and the scrambled training images it was set from.
@@ -343,7 +343,7 @@ def derived_runs(paper_runs: list[dict], derived: list[dict], plain: dict | None
     return pd.DataFrame([{"method": r["method"], "key": r["kind"], "seed": r["seed"],
                           "key fingerprint": r["fingerprint"], f"rho ({LPIPS_AUTHORS})": r["rho"],
                           "test accuracy, derived first layer (%)": 100 * r["accuracy"],
-                          "test accuracy, paper's network (%)":
+                          "test accuracy, adaptation network (%)":
                               paper_acc.get((r["method"], r["kind"], r["seed"])),
                           "test accuracy, plain images (%)": base,
                           "test images given back as plain": r["recovered"]["exact"],
